@@ -1,0 +1,40 @@
+{#
+  Exact money arithmetic. DuckDB turns DECIMAL / DECIMAL into DOUBLE, so divisions that yield
+  money go through 128-bit integers: round_half_up(a * b / c, 14 decimals), exactly. Overflow
+  (beyond ~1e9 USD per figure) raises an error rather than losing digits.
+  Engine-specific, hence dispatched: another adapter brings its own implementation.
+#}
+{% macro money_muldiv(a, b, c) %}{{ return(adapter.dispatch('money_muldiv', 'tokenpnl')(a, b, c)) }}{% endmacro %}
+
+{% macro default__money_muldiv(a, b, c) -%}
+    cast(round(cast({{ a }} as decimal(38, 14)) * {{ b }} / {{ c }}, 14) as decimal(38, 14))
+{%- endmacro %}
+
+{% macro duckdb__money_muldiv(a, b, c) -%}
+    {%- set au = tokenpnl.money_units(a) -%}
+    {%- set bu = tokenpnl.money_units(b) -%}
+    {%- set cu = tokenpnl.money_units(c) -%}
+    (case when ({{ c }}) is null or ({{ c }}) = 0 or ({{ a }}) is null or ({{ b }}) is null then null
+     else cast(cast(sign({{ au }}) * sign({{ bu }}) * sign({{ cu }})
+                    * ((2 * abs({{ au }} * {{ bu }}) + abs({{ cu }})) // (2 * abs({{ cu }})))
+               as decimal(38, 0)) * 0.00000000000001::decimal(15, 14) as decimal(38, 14)) end)
+{%- endmacro %}
+
+{# x (any number) as a HUGEINT count of 1e-14 units, exactly. #}
+{% macro money_units(x) -%}
+    (trunc(cast({{ x }} as decimal(38, 14)))::hugeint * 100000000000000::hugeint
+     + ((cast({{ x }} as decimal(38, 14)) - trunc(cast({{ x }} as decimal(38, 14)))) * 100000000000000)::hugeint)
+{%- endmacro %}
+
+{# a / c for money a (count or money c), exact to 14 decimals, NULL when c is 0 or NULL. #}
+{% macro money_div(a, c) -%}{{ tokenpnl.money_muldiv(a, 1, c) }}{%- endmacro %}
+
+{# Cost of `tokens` at `price` USD per million tokens, exact (prices have at most 8 decimals). #}
+{% macro mtok_cost(tokens, price) -%}
+    cast(cast({{ tokens }} as decimal(18, 0)) * cast({{ price }} as decimal(20, 8)) * 0.000001::decimal(7, 6) as decimal(38, 14))
+{%- endmacro %}
+
+{# A ratio of two numbers as DOUBLE (ratios and rates may be binary floats), NULL on 0. #}
+{% macro ratio(num, den) -%}
+    (cast({{ num }} as double) / nullif(cast({{ den }} as double), 0))
+{%- endmacro %}

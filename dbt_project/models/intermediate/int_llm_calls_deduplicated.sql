@@ -1,0 +1,24 @@
+-- One row per distinct call. A newer record of the same request replaces the earlier one:
+-- newer = later end time, ties broken by the file path that sorts later (then the later line).
+-- Streaming gateways log growing usage, so versions are never summed.
+with latest as (
+    select *
+    from {{ ref('stg_gateway__llm_calls') }}
+    qualify row_number() over (
+        partition by source_format, call_id
+        order by ended_at desc, source_file desc, source_line desc
+    ) = 1
+)
+
+select
+    latest.* exclude (provider_raw),
+    coalesce(aliases.provider, latest.provider_raw) as provider,
+    lower(latest.model) as model_key,
+    -- Dated snapshots (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) fall back to their base model.
+    lower(regexp_replace(latest.model, '-([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8})$', '')) as base_model_key,
+    latest.input_uncached_tokens + latest.input_cache_read_tokens + latest.input_cache_write_tokens as total_input_tokens
+from latest
+left join {{ ref('stg_providers__aliases') }} as aliases
+    on aliases.alias = latest.provider_raw
+-- Records stamped after the as-of instant stay in raw; they appear in a later run's marts.
+where latest.occurred_at < {{ tokenpnl.as_of_instant() }}

@@ -1,0 +1,25 @@
+-- One row per workflow: the calls sharing a workflow_id. Its start is its first call; its type
+-- and team are those of its first call that names them; it belongs to the month it started in.
+select
+    workflow_id,
+    first(workflow_type order by occurred_at, call_id) filter (where workflow_type is not null) as workflow_type,
+    first(team order by occurred_at, call_id) filter (where team is not null) as team,
+    min(occurred_at) as started_at,
+    max(occurred_at) as ended_at,
+    cast(date_trunc('month', min(occurred_at)) as date) as month,
+    count(*) as calls,
+    count(*) filter (where attempt > 1) as retry_calls,
+    count(*) filter (where step = 'evaluate') as evaluator_calls,
+    sum(input_uncached_tokens) as input_uncached_tokens,
+    sum(input_cache_read_tokens) as input_cache_read_tokens,
+    sum(input_cache_write_tokens) as input_cache_write_tokens,
+    sum(output_visible_tokens) as output_visible_tokens,
+    sum(output_reasoning_tokens) as output_reasoning_tokens,
+    sum(input_uncached_tokens + input_cache_read_tokens + input_cache_write_tokens
+        + output_visible_tokens + output_reasoning_tokens) as total_tokens,
+    sum(list_cost_usd) as list_cost_usd,
+    sum(invoice_cost_usd) as invoice_cost_usd,
+    count(*) filter (where not is_priced) as unpriced_calls
+from {{ ref('int_llm_calls_allocated') }}
+where workflow_id is not null
+group by workflow_id

@@ -1,0 +1,132 @@
+"""What a format loader gets, and the shared steps every loader ends with.
+
+A format module parses a file into a temp table `_parsed` with the target table's columns
+plus `line`, `reason` (NULL = valid), `skip` (valid but not ours to count, e.g. an unused
+GitHub event) and `excerpt` (an allow-listed summary of the record, never prompt text).
+`land()` then splits it into the raw table and the quarantine, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from ingest.files import LandingFile
+
+# Text-bearing keys: everything from the first of these on is cut from a quarantine excerpt
+# of a line we could not parse, so a broken record cannot leak its prompt into the warehouse.
+_TEXT_KEYS = "messages|input|output|response|prompt|completion|content|text|system|instructions|choices|candidates|contents|body"
+
+
+@dataclass
+class Counts:
+    records: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+
+    def add(self, other: "Counts") -> None:
+        for k in ("records", "loaded", "quarantined", "skipped"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+@dataclass
+class LoadContext:
+    con: duckdb.DuckDBPyConnection
+    file: LandingFile
+    file_hash: str
+    loaded_at: datetime
+    max_line_bytes: int
+
+    def lineage(self) -> str:
+        """SQL select-list of the lineage columns for this file (values are quoted literals)."""
+        return (
+            f"{_lit(self.file.rel)} AS _source_file, line AS _line, "
+            f"{_lit(self.file_hash)} AS _file_hash, {_lit(self.loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at"
+        )
+
+    def read_lines(self) -> None:
+        """Temp view `_lines(line, raw)`: every physical line of the file with its 1-based
+        number, decompressed by DuckDB, never split on any character a JSON line can hold."""
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _lines AS
+            SELECT row_number() OVER () AS line, raw
+            FROM read_csv({_lit(str(self.file.path))}, columns={{'raw': 'VARCHAR'}}, header=false,
+                          delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false,
+                          max_line_size={int(self.max_line_bytes)}, compression='auto')"""
+        )
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def redacted_excerpt_sql(raw_col: str) -> str:
+    """An excerpt of an unparseable line with anything after a text-bearing key removed."""
+    return (
+        f"left(regexp_replace({raw_col}, '\"({_TEXT_KEYS})\"\\s*:.*$', '\"\\1\": <removed>', 'i'), 300)"
+    )
+
+
+def install_macros(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """SQL helpers every loader uses: strict JSON integers, RFC 3339 timestamps, and the
+    keyed pseudonymisation of user identifiers (HMAC-SHA256, done inside DuckDB)."""
+    block = key if len(key) <= 64 else hashlib.sha256(key).digest()
+    block = block.ljust(64, b"\0")
+    ipad = bytes(b ^ 0x36 for b in block).hex()
+    opad = bytes(b ^ 0x5C for b in block).hex()
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP MACRO json_int(j, p) AS
+            CASE WHEN regexp_full_match(json_extract_string(j, p), '-?[0-9]+(\\.0+)?')
+                 THEN try_cast(try_cast(json_extract_string(j, p) AS DECIMAL(38,2)) AS BIGINT) END;
+        CREATE OR REPLACE TEMP MACRO json_has(j, p) AS json_extract_string(j, p) IS NOT NULL;
+        CREATE OR REPLACE TEMP MACRO has_offset(s) AS regexp_matches(trim(s), '(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$');
+        CREATE OR REPLACE TEMP MACRO utc_ts(s) AS timezone('UTC', try_cast(trim(s) AS TIMESTAMPTZ));
+        CREATE OR REPLACE TEMP MACRO ts_problem(s, what) AS
+            CASE WHEN s IS NULL THEN 'missing ' || what
+                 WHEN NOT has_offset(s) THEN what || ' has no UTC offset: ' || left(s, 40)
+                 WHEN utc_ts(s) IS NULL THEN what || ' is not an RFC 3339 timestamp: ' || left(s, 40) END;
+        CREATE OR REPLACE TEMP MACRO pseudonymise(v) AS
+            CASE WHEN v IS NULL OR v = '' THEN NULL
+                 ELSE sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(v)))) END;
+        """
+    )
+
+
+def pseudonymise_py(key: bytes, value: str) -> str:
+    """The same pseudonym computed in Python (for tests and for users joining their own data)."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def land(ctx: LoadContext, target: str, columns: list[str], source_format: str) -> Counts:
+    """Move `_parsed` into `target` (valid rows) and raw.quarantine (invalid rows)."""
+    con = ctx.con
+    cols = ", ".join(columns)
+    con.execute(f"INSERT INTO {target} ({cols}, _source_file, _line, _file_hash, _loaded_at) "
+                f"SELECT {cols}, {ctx.lineage()} FROM _parsed WHERE reason IS NULL AND NOT skip ORDER BY line")
+    quarantine(ctx, source_format, "SELECT line, reason, excerpt FROM _parsed WHERE reason IS NOT NULL")
+    (records, loaded, bad, skipped) = con.execute(
+        "SELECT count(*), count(*) FILTER (reason IS NULL AND NOT skip), count(*) FILTER (reason IS NOT NULL), "
+        "count(*) FILTER (reason IS NULL AND skip) FROM _parsed"
+    ).fetchone()
+    return Counts(records, loaded, bad, skipped)
+
+
+def quarantine(ctx: LoadContext, source_format: str | None, select_sql: str) -> None:
+    """Insert quarantine rows from a query yielding (line, reason, excerpt)."""
+    fmt = "NULL" if source_format is None else _lit(source_format)
+    ctx.con.execute(
+        f"INSERT INTO raw.quarantine SELECT {_lit(ctx.file.rel)}, q.line, {_lit(ctx.file.kind)}, {fmt}, "
+        f"q.reason, q.excerpt, {_lit(ctx.file_hash)}, {_lit(ctx.loaded_at.isoformat(sep=' '))}::TIMESTAMP "
+        f"FROM ({select_sql}) q ORDER BY q.line"
+    )
+
+
+def quarantine_file(ctx: LoadContext, reason: str, source_format: str | None = None) -> Counts:
+    quarantine(ctx, source_format, f"SELECT 0 AS line, {_lit(reason)} AS reason, NULL AS excerpt")
+    return Counts(records=0, quarantined=1)

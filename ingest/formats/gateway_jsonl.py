@@ -1,0 +1,167 @@
+"""G1: gateway JSONL, one LLM call per line with the provider's own usage object.
+
+The usage object is mapped onto five disjoint token classes here, because a record whose
+classes come out negative must be quarantined at ingest (spec inputs.md, "Usage mapping").
+The traps: OpenAI prompt counts *include* cache reads/writes, Anthropic input *excludes*
+them, Google candidates *exclude* thinking tokens.
+"""
+
+from __future__ import annotations
+
+from ingest.context import Counts, LoadContext, land, redacted_excerpt_sql
+from ingest.schema import TOKEN_CLASSES
+
+NAME = "gateway_jsonl"
+KIND = "gateway"
+LAYOUT = "jsonl"
+API_VALUES = ("chat.completions", "responses", "messages", "generate_content")
+
+
+def matches(record: dict) -> bool:
+    return "request_id" in record and ("usage" in record or "usageMetadata" in record) and "startTime" not in record
+
+
+# (class, SQL) per usage shape; `u` is the usage object. Missing detail objects count as 0.
+def _n(path: str) -> str:
+    return f"coalesce(json_int(u, '$.{path}'), 0)"
+
+
+_SHAPES = {
+    "chat.completions": {
+        "input_uncached_tokens": f"{_n('prompt_tokens')} - {_n('prompt_tokens_details.cached_tokens')} - {_n('prompt_tokens_details.cache_write_tokens')}",
+        "input_cache_read_tokens": _n("prompt_tokens_details.cached_tokens"),
+        "input_cache_write_tokens": _n("prompt_tokens_details.cache_write_tokens"),
+        "input_cache_write_1h_tokens": "0",
+        "output_visible_tokens": f"{_n('completion_tokens')} - {_n('completion_tokens_details.reasoning_tokens')}",
+        "output_reasoning_tokens": _n("completion_tokens_details.reasoning_tokens"),
+    },
+    "responses": {
+        "input_uncached_tokens": f"{_n('input_tokens')} - {_n('input_tokens_details.cached_tokens')} - {_n('input_tokens_details.cache_write_tokens')}",
+        "input_cache_read_tokens": _n("input_tokens_details.cached_tokens"),
+        "input_cache_write_tokens": _n("input_tokens_details.cache_write_tokens"),
+        "input_cache_write_1h_tokens": "0",
+        "output_visible_tokens": f"{_n('output_tokens')} - {_n('output_tokens_details.reasoning_tokens')}",
+        "output_reasoning_tokens": _n("output_tokens_details.reasoning_tokens"),
+    },
+    "messages": {
+        "input_uncached_tokens": _n("input_tokens"),
+        "input_cache_read_tokens": _n("cache_read_input_tokens"),
+        # The total may be given, or only its 5-minute/1-hour split.
+        "input_cache_write_tokens": "coalesce(json_int(u, '$.cache_creation_input_tokens'), "
+        f"{_n('cache_creation.ephemeral_5m_input_tokens')} + {_n('cache_creation.ephemeral_1h_input_tokens')})",
+        "input_cache_write_1h_tokens": _n("cache_creation.ephemeral_1h_input_tokens"),
+        "output_visible_tokens": f"{_n('output_tokens')} - {_n('output_tokens_details.thinking_tokens')}",
+        "output_reasoning_tokens": _n("output_tokens_details.thinking_tokens"),
+    },
+    "generate_content": {
+        "input_uncached_tokens": f"{_n('promptTokenCount')} - {_n('cachedContentTokenCount')}",
+        "input_cache_read_tokens": _n("cachedContentTokenCount"),
+        "input_cache_write_tokens": "0",
+        "input_cache_write_1h_tokens": "0",
+        "output_visible_tokens": _n("candidatesTokenCount"),
+        "output_reasoning_tokens": _n("thoughtsTokenCount"),
+    },
+}
+
+# Fields each shape must carry (as integers), and every integer field it may carry.
+_REQUIRED = {
+    "chat.completions": ("prompt_tokens", "completion_tokens"),
+    "responses": ("input_tokens", "output_tokens"),
+    "messages": ("input_tokens", "output_tokens"),
+    "generate_content": ("promptTokenCount",),
+}
+_INTEGERS = {
+    "chat.completions": _REQUIRED["chat.completions"] + ("prompt_tokens_details.cached_tokens", "prompt_tokens_details.cache_write_tokens", "completion_tokens_details.reasoning_tokens"),
+    "responses": _REQUIRED["responses"] + ("input_tokens_details.cached_tokens", "input_tokens_details.cache_write_tokens", "output_tokens_details.reasoning_tokens"),
+    "messages": _REQUIRED["messages"] + ("cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation.ephemeral_5m_input_tokens", "cache_creation.ephemeral_1h_input_tokens", "output_tokens_details.thinking_tokens"),
+    "generate_content": ("promptTokenCount", "cachedContentTokenCount", "candidatesTokenCount", "thoughtsTokenCount"),
+}
+
+_COLUMNS = [
+    "call_id", "source_format", "occurred_at", "ended_at", "provider", "model", "api", "status", "latency_ms",
+    "workflow_id", "workflow_type", "step", "attempt", "team", "user_key", "tags", "routed_from_model",
+    *TOKEN_CLASSES, "gateway_reported_cost_usd",
+]
+
+
+def _by_shape(exprs: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN '{api}' THEN {expr}" for api, expr in exprs.items())
+    return f"CASE api {whens} END"
+
+
+def _usage_problem() -> str:
+    checks = []
+    for api, fields in _INTEGERS.items():
+        for f in fields:
+            required = f in _REQUIRED[api]
+            cond = f"NOT json_has(u, '$.{f}')" if required else "FALSE"
+            checks.append(
+                f"WHEN api = '{api}' AND ({cond} OR (json_has(u, '$.{f}') AND json_int(u, '$.{f}') IS NULL)) "
+                f"THEN 'usage.{f} is missing or not a whole number'"
+            )
+    return "CASE " + " ".join(checks) + " END"
+
+
+def load(ctx: LoadContext) -> Counts:
+    ctx.read_lines()
+    classes = ",\n".join(f"{_by_shape({a: s[c] for a, s in _SHAPES.items()})} AS {c}" for c in TOKEN_CLASSES)
+    negative = " ".join(f"WHEN {c} < 0 THEN 'negative {c} after mapping the {{api}} usage'" for c in TOKEN_CLASSES)
+    ctx.con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _parsed AS
+        WITH rec AS (
+            SELECT line, raw, CASE WHEN json_valid(raw) THEN raw::JSON END AS j
+            FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''
+        ), fields AS (
+            SELECT line, raw, j,
+                (j->>'request_id') AS call_id, (j->>'timestamp') AS ts,
+                (j->>'provider') AS provider, (j->>'model') AS model, (j->>'api') AS api_given,
+                coalesce(j->'usage', (j->'usageMetadata')) AS u
+            FROM rec
+        ), shaped AS (
+            SELECT *,
+                coalesce(api_given, CASE
+                    WHEN json_has(u, '$.promptTokenCount') THEN 'generate_content'
+                    WHEN json_has(u, '$.prompt_tokens') THEN 'chat.completions'
+                    WHEN json_has(u, '$.input_tokens_details') THEN 'responses'
+                    WHEN json_has(u, '$.cache_read_input_tokens') OR json_has(u, '$.cache_creation_input_tokens')
+                      OR json_has(u, '$.cache_creation') OR lower(provider) = 'anthropic' THEN 'messages'
+                    WHEN json_has(u, '$.input_tokens') THEN 'responses' END) AS api
+            FROM fields
+        ), mapped AS (
+            SELECT *, {classes} FROM shaped
+        ), checked AS (
+            SELECT *, CASE
+                WHEN j IS NULL THEN 'malformed JSON'
+                WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'
+                WHEN call_id IS NULL OR call_id = '' THEN 'missing request_id'
+                WHEN ts_problem(ts, 'timestamp') IS NOT NULL THEN ts_problem(ts, 'timestamp')
+                WHEN provider IS NULL OR provider = '' THEN 'missing provider'
+                WHEN model IS NULL OR model = '' THEN 'missing model'
+                WHEN u IS NULL OR json_type(u) <> 'OBJECT' THEN 'missing usage object'
+                WHEN api IS NULL OR api NOT IN {API_VALUES} THEN 'unknown api ' || coalesce('''' || api || '''', '(usage shape not recognised)')
+                WHEN {_usage_problem()} IS NOT NULL THEN {_usage_problem()}
+                WHEN json_has(j, '$.attempt') AND json_int(j, '$.attempt') IS NULL THEN 'attempt is not a whole number'
+                WHEN coalesce(json_int(j, '$.attempt'), 1) < 1 THEN 'attempt must be 1 or more'
+                WHEN input_cache_write_1h_tokens > input_cache_write_tokens THEN '1-hour cache writes exceed cache writes'
+                {negative.replace('{api}', "' || api || '")}
+            END AS reason
+            FROM mapped
+        )
+        SELECT line, reason, FALSE AS skip,
+            CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql('raw')}
+                 ELSE json_object('request_id', call_id, 'timestamp', ts, 'provider', provider, 'model', model,
+                                  'api', api_given, 'usage', u)::VARCHAR END AS excerpt,
+            call_id, '{NAME}' AS source_format, utc_ts(ts) AS occurred_at, utc_ts(ts) AS ended_at,
+            provider, model, api, coalesce(j->>'status', 'ok') AS status, json_int(j, '$.latency_ms') AS latency_ms,
+            nullif(j->>'workflow_id', '') AS workflow_id, (j->>'workflow_type') AS workflow_type, (j->>'step') AS step,
+            coalesce(json_int(j, '$.attempt'), 1)::INTEGER AS attempt, (j->>'team') AS team,
+            pseudonymise(j->>'user') AS user_key,
+            CASE WHEN json_type(j->'tags') = 'ARRAY' THEN (j->'tags')::VARCHAR END AS tags,
+            (j->>'$.routing.default_model') AS routed_from_model,
+            {", ".join(TOKEN_CLASSES)},
+            NULL::DECIMAL(38,14) AS gateway_reported_cost_usd
+        FROM checked
+        """
+    )
+    return land(ctx, "raw.llm_calls", _COLUMNS, NAME)

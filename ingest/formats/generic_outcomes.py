@@ -1,0 +1,59 @@
+"""O3: generic outcome events (evaluator verdicts, human acceptance, bookings).
+
+A restated outcome (same outcome_id, later occurred_at) replaces the earlier one in dbt.
+"""
+
+from __future__ import annotations
+
+from ingest.context import Counts, LoadContext, land, redacted_excerpt_sql
+
+NAME = "generic_outcomes"
+KIND = "outcomes"
+LAYOUT = "jsonl"
+
+_COLUMNS = ["outcome_id", "workflow_id", "occurred_at", "kind", "status", "verified", "policy_passed", "value_usd"]
+
+
+def matches(record: dict) -> bool:
+    return "outcome_id" in record and "status" in record
+
+
+def _bool_problem(field: str) -> str:
+    return (f"WHEN (j->>'{field}') IS NOT NULL AND json_type(j->'{field}') <> 'BOOLEAN' "
+            f"THEN '{field} must be true or false'")
+
+
+def load(ctx: LoadContext) -> Counts:
+    ctx.read_lines()
+    ctx.con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _parsed AS
+        WITH rec AS (
+            SELECT line, raw, CASE WHEN json_valid(raw) THEN raw::JSON END AS j
+            FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''
+        ), checked AS (
+            SELECT *, CASE
+                WHEN j IS NULL THEN 'malformed JSON'
+                WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'
+                WHEN coalesce(j->>'outcome_id', '') = '' THEN 'missing outcome_id'
+                WHEN coalesce(j->>'status', '') = '' THEN 'missing status'
+                WHEN ts_problem(j->>'occurred_at', 'occurred_at') IS NOT NULL THEN ts_problem(j->>'occurred_at', 'occurred_at')
+                {_bool_problem('verified')}
+                {_bool_problem('policy_passed')}
+                WHEN (j->>'value_usd') IS NOT NULL AND try_cast(j->>'value_usd' AS DECIMAL(38,14)) IS NULL
+                    THEN 'value_usd is not a decimal number'
+            END AS reason
+            FROM rec
+        )
+        SELECT line, reason, FALSE AS skip,
+            CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql('raw')}
+                 ELSE json_object('outcome_id', (j->>'outcome_id'), 'workflow_id', (j->>'workflow_id'),
+                                  'occurred_at', (j->>'occurred_at'), 'status', (j->>'status'))::VARCHAR END AS excerpt,
+            (j->>'outcome_id') AS outcome_id, nullif(j->>'workflow_id', '') AS workflow_id,
+            utc_ts(j->>'occurred_at') AS occurred_at, (j->>'kind') AS kind, lower(j->>'status') AS status,
+            try_cast(j->>'verified' AS BOOLEAN) AS verified, try_cast(j->>'policy_passed' AS BOOLEAN) AS policy_passed,
+            try_cast(j->>'value_usd' AS DECIMAL(38,14)) AS value_usd
+        FROM checked
+        """
+    )
+    return land(ctx, "raw.outcome_events", _COLUMNS, NAME)

@@ -1,0 +1,114 @@
+"""Load a landing folder into the raw tables of the build database.
+
+Each file is loaded in its own transaction together with its manifest row, so a crash
+leaves every file either fully loaded or not at all, and a re-run picks up where it stopped.
+A file whose content hash was loaded before is skipped, whatever its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from ingest import formats
+from ingest.context import Counts, LoadContext, install_macros, quarantine_file
+from ingest.files import LandingFile, content_hash, csv_header, discover, first_record
+from ingest.reference import load_reference
+from ingest.schema import ensure_schema
+
+
+@dataclass
+class LoadReport:
+    files_seen: int = 0
+    files_loaded: int = 0
+    files_skipped: int = 0  # same content loaded before
+    totals: Counts = field(default_factory=Counts)
+    by_format: dict[str, Counts] = field(default_factory=dict)
+    reference: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "files_seen": self.files_seen, "files_loaded": self.files_loaded, "files_skipped": self.files_skipped,
+            **{k: getattr(self.totals, k) for k in ("records", "loaded", "quarantined", "skipped")},
+            "by_format": {k: vars(v) for k, v in self.by_format.items()}, **self.reference,
+        }
+
+
+def load_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    *,
+    hmac_key: bytes,
+    price_books: tuple[Path, ...],
+    alias_files: tuple[Path, ...],
+    max_line_bytes: int = 8 * 1024 * 1024,
+    progress: Callable[[str], None] | None = None,
+) -> LoadReport:
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing folder {landing} does not exist (expected gateway/, invoices/, outcomes/ inside)")
+    ensure_schema(con)
+    install_macros(con, hmac_key)
+    report = LoadReport()
+    con.execute("BEGIN")
+    report.reference = load_reference(con, price_books, alias_files, landing / "fx_rates")
+    con.execute("COMMIT")
+
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    files, rejected = discover(landing)
+    known = {h for (h,) in con.execute("SELECT DISTINCT file_hash FROM raw.load_manifest").fetchall()}
+    rejected_known = {(f, r) for f, r in con.execute("SELECT source_file, reason FROM raw.quarantine WHERE line = 0").fetchall()}
+    for rej in rejected:
+        if (rej.rel, rej.reason) not in rejected_known:  # report a rejected path once, not every night
+            ctx = LoadContext(con, LandingFile(landing / rej.rel, rej.rel, rej.kind), "-", loaded_at, max_line_bytes)
+            quarantine_file(ctx, rej.reason)
+            report.totals.quarantined += 1
+    report.files_seen = len(files)
+    for i, f in enumerate(files, start=1):
+        digest = content_hash(f.path)
+        if digest in known:
+            report.files_skipped += 1
+            continue
+        if progress:
+            progress(f"[{i}/{len(files)}] {f.rel}")
+        ctx = LoadContext(con, f, digest, loaded_at, max_line_bytes)
+        con.execute("BEGIN")
+        try:
+            try:
+                fmt_name, counts = _load_file(ctx)
+            except duckdb.Error as exc:  # unreadable: bad gzip, a line over the size cap, broken CSV
+                con.execute("ROLLBACK")
+                con.execute("BEGIN")
+                fmt_name, counts = None, quarantine_file(ctx, f"file could not be read: {_first_line(exc)}")
+            con.execute(
+                "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [f.rel, digest, f.kind, fmt_name, counts.records, counts.loaded, counts.quarantined, counts.skipped, loaded_at],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        known.add(digest)
+        report.files_loaded += 1
+        report.totals.add(counts)
+        report.by_format.setdefault(fmt_name or "unrecognised", Counts()).add(counts)
+    return report
+
+
+def _load_file(ctx: LoadContext) -> tuple[str | None, Counts]:
+    f = ctx.file
+    layout = "csv" if f.inner_suffix == ".csv" else "jsonl"
+    sample = csv_header(f) if layout == "csv" else first_record(f)
+    fmt = formats.detect(layout, sample)
+    if fmt is None:
+        return None, quarantine_file(ctx, f"content matches no known {f.kind} format (see docs/formats)")
+    if fmt.KIND != f.kind:
+        return fmt.NAME, quarantine_file(ctx, f"looks like {fmt.NAME}, which belongs in {fmt.KIND}/, not {f.kind}/", fmt.NAME)
+    return fmt.NAME, fmt.load(ctx, sample) if layout == "csv" else fmt.load(ctx)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300]

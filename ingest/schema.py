@@ -1,0 +1,100 @@
+"""DDL of the raw layer: what ingest lands, and nothing else (no prompt or completion text).
+
+Raw tables are append-only; dbt staging de-duplicates them. Every row remembers the file and
+line it came from, so any figure in the marts can be traced back to its input.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+MONEY = "DECIMAL(38,14)"
+PRICE = "DECIMAL(20,8)"
+_LINEAGE = "_source_file VARCHAR NOT NULL, _line BIGINT NOT NULL, _file_hash VARCHAR NOT NULL, _loaded_at TIMESTAMP NOT NULL"
+
+TOKEN_CLASSES = (
+    "input_uncached_tokens",
+    "input_cache_read_tokens",
+    "input_cache_write_tokens",
+    "input_cache_write_1h_tokens",
+    "output_visible_tokens",
+    "output_reasoning_tokens",
+)
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS raw;
+
+CREATE TABLE IF NOT EXISTS raw.load_manifest (
+    file_path VARCHAR NOT NULL, file_hash VARCHAR NOT NULL, source_kind VARCHAR NOT NULL,
+    source_format VARCHAR, records BIGINT NOT NULL, loaded BIGINT NOT NULL,
+    quarantined BIGINT NOT NULL, skipped BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS raw.quarantine (
+    source_file VARCHAR NOT NULL, line BIGINT NOT NULL, source_kind VARCHAR NOT NULL,
+    source_format VARCHAR, reason VARCHAR NOT NULL, raw_excerpt VARCHAR,
+    file_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS raw.llm_calls (
+    call_id VARCHAR NOT NULL, source_format VARCHAR NOT NULL,
+    occurred_at TIMESTAMP NOT NULL, ended_at TIMESTAMP NOT NULL,
+    provider VARCHAR NOT NULL, model VARCHAR NOT NULL, api VARCHAR, status VARCHAR, latency_ms BIGINT,
+    workflow_id VARCHAR, workflow_type VARCHAR, step VARCHAR, attempt INTEGER NOT NULL,
+    team VARCHAR, user_key VARCHAR, tags VARCHAR, routed_from_model VARCHAR,
+    {", ".join(f"{c} BIGINT NOT NULL" for c in TOKEN_CLASSES)},
+    gateway_reported_cost_usd {MONEY},
+    {_LINEAGE}
+);
+
+CREATE TABLE IF NOT EXISTS raw.focus_charges (
+    row_hash VARCHAR NOT NULL, billing_account_id VARCHAR,
+    billing_period_start TIMESTAMP, billing_period_end TIMESTAMP,
+    charge_period_start TIMESTAMP NOT NULL, charge_period_end TIMESTAMP,
+    charge_category VARCHAR NOT NULL, charge_class VARCHAR, provider VARCHAR NOT NULL,
+    service_name VARCHAR, sku_id VARCHAR, charge_description VARCHAR,
+    consumed_quantity DECIMAL(38,10), consumed_unit VARCHAR,
+    billed_cost {MONEY}, effective_cost {MONEY} NOT NULL, list_cost {MONEY},
+    billing_currency VARCHAR NOT NULL, invoice_id VARCHAR, extra_columns JSON,
+    {_LINEAGE}
+);
+
+CREATE TABLE IF NOT EXISTS raw.github_deliveries (
+    delivery_id VARCHAR NOT NULL, event VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL,
+    action VARCHAR, repo_full_name VARCHAR NOT NULL,
+    pr_number BIGINT, pr_title VARCHAR, pr_body VARCHAR, pr_state VARCHAR, pr_merged BOOLEAN,
+    pr_merged_at TIMESTAMP, pr_closed_at TIMESTAMP, pr_created_at TIMESTAMP,
+    head_ref VARCHAR, head_sha VARCHAR,
+    check_suite_id BIGINT, check_status VARCHAR, check_conclusion VARCHAR, check_app VARCHAR,
+    check_pr_numbers BIGINT[],
+    {_LINEAGE}
+);
+
+CREATE TABLE IF NOT EXISTS raw.outcome_events (
+    outcome_id VARCHAR NOT NULL, workflow_id VARCHAR, occurred_at TIMESTAMP NOT NULL,
+    kind VARCHAR, status VARCHAR NOT NULL, verified BOOLEAN, policy_passed BOOLEAN,
+    value_usd {MONEY},
+    {_LINEAGE}
+);
+
+-- Configuration tables: replaced as a whole on every run (they are small and user-edited).
+CREATE TABLE IF NOT EXISTS raw.price_book_rows (
+    book_file VARCHAR NOT NULL, book_rank INTEGER NOT NULL, line BIGINT NOT NULL,
+    provider VARCHAR NOT NULL, model VARCHAR NOT NULL,
+    effective_from DATE NOT NULL, effective_to DATE,
+    input_usd_per_mtok {PRICE} NOT NULL, cache_read_usd_per_mtok {PRICE},
+    cache_write_usd_per_mtok {PRICE}, cache_write_1h_usd_per_mtok {PRICE},
+    output_usd_per_mtok {PRICE} NOT NULL, reasoning_usd_per_mtok {PRICE},
+    tier VARCHAR, min_input_tokens BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS raw.provider_aliases (alias VARCHAR NOT NULL, provider VARCHAR NOT NULL);
+
+CREATE TABLE IF NOT EXISTS raw.fx_rates (
+    day DATE NOT NULL, currency VARCHAR NOT NULL, usd_per_unit DECIMAL(38,18) NOT NULL
+);
+"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)

@@ -1,0 +1,84 @@
+"""Configuration, resolved in one place from environment variables with embedded defaults.
+
+Every process (CLI, Dagster, dbt, GX) reads the same absolute paths from here, so they can
+never open different warehouse files (dbt-duckdb resolves relative paths against profiles.yml).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+PRICE_BOOK_DIR = PROJECT_ROOT / "models" / "price_books"
+DEFAULT_PRICE_BOOK = PRICE_BOOK_DIR / "default.csv"
+PROVIDER_ALIASES = PROJECT_ROOT / "models" / "provider_aliases.csv"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    return Path(os.environ.get(name) or default).expanduser().resolve()
+
+
+def _env_list(name: str) -> list[Path]:
+    raw = os.environ.get(name, "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one nightly run needs. Build with `Settings.from_env(**overrides)`."""
+
+    warehouse: Path  # the published, read-only-for-BI DuckDB file
+    landing: Path
+    price_books: tuple[Path, ...] = ()  # user books; they win over the default book
+    alias_files: tuple[Path, ...] = ()  # user provider-alias files, on top of the shipped one
+    quarantine_max_pct: float = 1.0
+    max_line_bytes: int = 8 * 1024 * 1024
+    hmac_key_file: Path | None = None
+    dbt_vars: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def build_db(self) -> Path:
+        """The working database: raw tables and dbt models live here; marts are published
+        from it into `warehouse` only after every blocking check passed."""
+        return self.warehouse.with_name(self.warehouse.stem + ".build.duckdb")
+
+    @property
+    def all_price_books(self) -> tuple[Path, ...]:
+        return (DEFAULT_PRICE_BOOK, *self.price_books)
+
+    @property
+    def all_alias_files(self) -> tuple[Path, ...]:
+        return (PROVIDER_ALIASES, *self.alias_files)
+
+    def hmac_key(self) -> bytes:
+        """Key for pseudonymising user identifiers: TOKENPNL_HMAC_KEY, else a local key
+        generated on first use and kept (mode 600) beside the warehouse."""
+        env_key = os.environ.get("TOKENPNL_HMAC_KEY")
+        if env_key:
+            return env_key.encode()
+        path = self.hmac_key_file or self.warehouse.parent / ".tokenpnl_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        values: dict[str, object] = {
+            "warehouse": _env_path("TOKENPNL_WAREHOUSE", Path.cwd() / "warehouse" / "tokenpnl.duckdb"),
+            "landing": _env_path("TOKENPNL_LANDING", Path.cwd() / "landing"),
+            "price_books": tuple(_env_list("TOKENPNL_PRICE_BOOKS")),
+            "alias_files": tuple(_env_list("TOKENPNL_PROVIDER_ALIASES")),
+            "quarantine_max_pct": float(os.environ.get("TOKENPNL_QUARANTINE_MAX_PCT", "1.0")),
+            "max_line_bytes": int(os.environ.get("TOKENPNL_MAX_LINE_BYTES", str(8 * 1024 * 1024))),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("warehouse", "landing"):
+            values[key] = Path(values[key]).expanduser().resolve()  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
