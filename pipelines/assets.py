@@ -1,0 +1,88 @@
+"""The nightly job's assets: ingest -> dbt build (models and tests) -> GX audit -> publish.
+
+Everything that writes the build database runs in the `tokenpnl_duckdb` pool (size 1), and
+the marts reach the published warehouse only after dbt tests and GX suites have passed.
+"""
+
+
+import json
+import os
+
+import duckdb
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from ingest.load import load_landing
+from pipelines.dbt import MANIFEST, TokenpnlDbtTranslator, dbt_vars
+from pipelines.resources import TokenpnlResource
+from tokenpnl.publish import MARTS, publish
+
+POOL = "tokenpnl_duckdb"
+RAW_TABLES = (
+    "llm_calls", "focus_charges", "github_deliveries", "outcome_events", "price_book_rows",
+    "provider_aliases", "fx_rates", "quarantine", "load_manifest",
+)
+
+
+@multi_asset(specs=[AssetSpec(["raw", t], group_name="ingest") for t in RAW_TABLES], pool=POOL)
+def raw_tables(context: AssetExecutionContext, tokenpnl: TokenpnlResource):
+    """Parse, validate and land every new file of the landing folder (one transaction per file)."""
+    settings = tokenpnl.settings()
+    settings.build_db.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.build_db))
+    try:
+        report = load_landing(
+            con, settings.landing, hmac_key=settings.hmac_key(), price_books=settings.all_price_books,
+            alias_files=settings.all_alias_files, max_line_bytes=settings.max_line_bytes,
+            progress=context.log.info,
+        )
+        rows = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in RAW_TABLES}
+    finally:
+        con.close()
+    context.log.info(f"ingest: {json.dumps(report.as_dict())}")
+    for t in RAW_TABLES:
+        meta = {"rows": rows[t]}
+        if t == "load_manifest":
+            meta["this_run"] = MetadataValue.json(report.as_dict())
+        yield MaterializeResult(asset_key=AssetKey(["raw", t]), metadata=meta)
+
+
+@dbt_assets(manifest=MANIFEST, dagster_dbt_translator=TokenpnlDbtTranslator(), pool=POOL)
+def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, tokenpnl: TokenpnlResource):
+    """dbt build: staging -> intermediate -> marts, with every dbt test blocking."""
+    settings = tokenpnl.settings()
+    os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)  # profiles.yml reads it; dbt inherits our env
+    # Unit tests of the SQL logic run in the test suite, not every night.
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars(tokenpnl.as_of_date()))]
+    yield from dbt.cli(args, context=context).stream()
+
+
+@asset(key=["audit", "gx_validation"], deps=[AssetKey(["marts", m]) for m in MARTS], group_name="publish", pool=POOL)
+def gx_validation(context: AssetExecutionContext, tokenpnl: TokenpnlResource) -> MaterializeResult:
+    """Great Expectations suites on the raw tables and the marts; a critical failure stops the
+    run here, before anything is published."""
+    from expectations import validate_build
+
+    settings = tokenpnl.settings()
+    report = validate_build(settings.build_db, quarantine_max_pct=settings.quarantine_max_pct)
+    if not report.passed:
+        raise Failure(description=report.summary())
+    context.log.info(report.summary())
+    return MaterializeResult(metadata={"checks": len(report.results), "summary": MetadataValue.md(report.summary())})
+
+
+@asset(key=["published", "marts"], deps=[gx_validation], group_name="publish", pool=POOL)
+def published_marts(context: AssetExecutionContext, tokenpnl: TokenpnlResource) -> MaterializeResult:
+    """Atomically replace the warehouse file BI tools read with the audited marts."""
+    settings = tokenpnl.settings()
+    counts = publish(settings.build_db, settings.warehouse, as_of=tokenpnl.as_of_date(), run_id=context.run_id)
+    return MaterializeResult(metadata={"warehouse": str(settings.warehouse), **{f"rows.{k}": v for k, v in counts.items()}})

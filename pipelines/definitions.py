@@ -1,0 +1,45 @@
+"""The one Dagster entry point: `dagster dev -m pipelines.definitions` (with DAGSTER_HOME set)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    RunRequest,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    in_process_executor,
+    schedule,
+)
+from dagster_dbt import DbtCliResource
+
+from pipelines.dbt import DBT_EXECUTABLE, dbt_project, ensure_manifest
+
+ensure_manifest()  # a no-op unless the dbt project changed since the last parse
+
+from pipelines.assets import gx_validation, published_marts, raw_tables, warehouse_models  # noqa: E402
+from pipelines.resources import TokenpnlResource  # noqa: E402
+
+# One process runs the steps in order: cheaper than a process per step, and the steps share
+# one DuckDB file that only one process may write at a time anyway.
+nightly = define_asset_job("nightly", selection=AssetSelection.all(), executor_def=in_process_executor)
+
+
+@schedule(job=nightly, cron_schedule="0 2 * * *", execution_timezone="UTC")
+def nightly_at_0200_utc(context: ScheduleEvaluationContext) -> RunRequest:
+    """At 02:00 UTC the run covers yesterday: as_of = the scheduled day minus one."""
+    as_of = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
+    return RunRequest(run_key=as_of, run_config={"resources": {"tokenpnl": {"config": {"as_of": as_of}}}})
+
+
+defs = Definitions(
+    assets=[raw_tables, warehouse_models, gx_validation, published_marts],
+    jobs=[nightly],
+    schedules=[nightly_at_0200_utc],
+    resources={
+        "tokenpnl": TokenpnlResource(),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+    },
+)

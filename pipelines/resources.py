@@ -1,0 +1,29 @@
+"""The run's parameters as one Dagster resource; values left empty fall back to the
+environment variables and embedded defaults of tokenpnl.settings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dagster import ConfigurableResource
+
+from tokenpnl.settings import Settings
+
+
+class TokenpnlResource(ConfigurableResource):
+    landing: str = ""
+    warehouse: str = ""
+    as_of: str = ""  # YYYY-MM-DD; empty = yesterday (UTC)
+    price_books: list[str] = []
+
+    def settings(self) -> Settings:
+        from pathlib import Path
+
+        return Settings.from_env(
+            landing=self.landing or None,
+            warehouse=self.warehouse or None,
+            price_books=tuple(Path(p).resolve() for p in self.price_books) or None,
+        )
+
+    def as_of_date(self) -> date | None:
+        return date.fromisoformat(self.as_of) if self.as_of else None

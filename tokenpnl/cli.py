@@ -1,0 +1,126 @@
+"""`tokenpnl` command line: run the nightly job on a landing folder, or the seeded demo.
+
+Heavy imports (Dagster, dbt, GX) happen inside the commands so `tokenpnl --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="What your AI work really costs per trusted outcome.")
+console = Console(stderr=True)
+out = Console()
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD (e.g. 2026-11-21)") from None
+
+
+@app.command()
+def run(
+    landing: Annotated[Path, typer.Option(help="Landing folder with gateway/, invoices/, outcomes/ (and optional fx_rates/).")],
+    warehouse: Annotated[Path, typer.Option(help="DuckDB file to publish the marts into (created if missing).")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Last UTC day the run knows about, YYYY-MM-DD.")],
+    price_book: Annotated[Optional[list[Path]], typer.Option("--price-book", help="A user price book CSV; repeatable; wins over the default book.")] = None,
+) -> None:
+    """Run the whole nightly job through Dagster: ingest, dbt build and tests, GX audit, publish."""
+    day = _parse_day(as_of)
+    if not landing.is_dir():
+        raise typer.BadParameter(f"landing folder {landing} does not exist", param_hint="--landing")
+    for book in price_book or []:
+        if not book.is_file():
+            raise typer.BadParameter(f"price book {book} does not exist", param_hint="--price-book")
+    ok, message = run_job(landing=landing, warehouse=warehouse, as_of=day, price_books=list(price_book or []))
+    if not ok:
+        console.print(f"[bold red]tokenpnl run failed[/]: {message}")
+        console.print(f"The last good publication in {warehouse} is unchanged.")
+        raise typer.Exit(1)
+    out.print(message)
+
+
+def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: list[Path]) -> tuple[bool, str]:
+    """Execute the `nightly` Dagster job in this process. Returns (success, message)."""
+    from tokenpnl.settings import Settings
+
+    settings = Settings.from_env(landing=landing, warehouse=warehouse, price_books=tuple(p.resolve() for p in price_books))
+    os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)
+    with console.status("Preparing the dbt project and Dagster definitions…"):
+        from dagster import DagsterInstance
+
+        from pipelines.dbt import ensure_manifest
+
+        ensure_manifest(settings.build_db)
+        from pipelines.definitions import defs
+    run_config = {
+        "resources": {"tokenpnl": {"config": {
+            "landing": str(settings.landing), "warehouse": str(settings.warehouse),
+            "as_of": as_of.isoformat() if as_of else "", "price_books": [str(p) for p in settings.price_books],
+        }}},
+        "loggers": {"console": {"config": {"log_level": os.environ.get("TOKENPNL_LOG_LEVEL", "CRITICAL")}}},
+    }
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    with console.status(f"Running the nightly job (as of {as_of or 'yesterday'}) on {settings.landing}…"):
+        result = defs.get_job_def("nightly").execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    if result.success:
+        return True, f"Published marts to {settings.warehouse} (as of {as_of or 'yesterday'})."
+    return False, _failure_message(result)
+
+
+def _failure_message(result) -> str:
+    lines = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            err = event.step_failure_data.error
+            text = err.message.strip() if err else "unknown error"
+            if err and err.cause and "Failure" not in (err.cls_name or ""):
+                text += "\n  caused by: " + err.cause.message.strip()
+            if event.step_failure_data.user_failure_data and event.step_failure_data.user_failure_data.description:
+                text = event.step_failure_data.user_failure_data.description
+            lines.append(f"step {event.step_key}: {text}")
+    return "\n".join(lines) or "the job failed (no step reported an error; set TOKENPNL_LOG_LEVEL=INFO for details)"
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the sample landing folder.")] = Path("demo"),
+    warehouse: Annotated[Optional[Path], typer.Option(help="DuckDB file to publish into (default: TOKENPNL_WAREHOUSE or ./warehouse/tokenpnl.duckdb).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the sample data.")] = 7,
+) -> None:
+    """Write a realistic seeded sample landing folder, run the job on it, print the headline."""
+    from tokenpnl.demo_data import generate
+    from tokenpnl.settings import Settings
+
+    target = (warehouse or Settings.from_env().warehouse).resolve()
+    with console.status(f"Writing a seeded sample landing folder to {out_dir}…"):
+        truth = generate(out_dir.resolve(), seed=seed)
+    console.print(f"Sample data: {truth.landing} (as of {truth.as_of}), price book {truth.price_book}")
+    ok, message = run_job(landing=truth.landing, warehouse=target, as_of=truth.as_of, price_books=[truth.price_book])
+    if not ok:
+        console.print(f"[bold red]demo run failed[/]: {message}")
+        raise typer.Exit(1)
+    console.print(message)
+    from tokenpnl.headline import print_headline
+
+    print_headline(target, out)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
