@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 
 MONEY = "DECIMAL(38,14)"
-PRICE = "DECIMAL(20,8)"
+PRICE = "DECIMAL(24,12)"
 _LINEAGE = "_source_file VARCHAR NOT NULL, _line BIGINT NOT NULL, _file_hash VARCHAR NOT NULL, _loaded_at TIMESTAMP NOT NULL"
 
 TOKEN_CLASSES = (

@@ -99,8 +99,17 @@ def price_above(value: Decimal | TieredPrices | None, threshold: int) -> Decimal
     return next((t.price for t in reversed(value.tiers) if t.start <= threshold), value.base)
 
 
+PRICE_PLACES = Decimal("1e-12")  # the warehouse stores prices as DECIMAL(24,12)
+
+
 def decimal_text(value: Decimal | None) -> str:
-    return "" if value is None else format(value, "f")  # as written in the data, never 1E-7
+    """As written in the data, never 1E-7; the few values derived with float artifacts
+    (0.04166666666666665 = 1/24) are rounded to the 12 decimals a price book may hold."""
+    if value is None:
+        return ""
+    if value.as_tuple().exponent < -12:  # type: ignore[operator]
+        value = value.quantize(PRICE_PLACES).normalize()
+    return format(value, "f")
 
 
 def tier_rows(prices: ModelPrice) -> Iterator[tuple[str, Row]]:

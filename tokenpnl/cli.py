@@ -5,6 +5,7 @@ Heavy imports (Dagster, dbt, GX) happen inside the commands so `tokenpnl --help`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import date
@@ -16,7 +17,7 @@ from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="What your AI work really costs per trusted outcome.")
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def _parse_day(value: str) -> date:
@@ -69,11 +70,15 @@ def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: 
         "loggers": {"console": {"config": {"log_level": os.environ.get("TOKENPNL_LOG_LEVEL", "CRITICAL")}}},
     }
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
-    with console.status(f"Running the nightly job (as of {as_of or 'yesterday'}) on {settings.landing}…"):
+    # dbt's per-node log lines go to a file, not the terminal; the last run's log stays for troubleshooting.
+    log_path = settings.warehouse.parent / "logs" / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with console.status(f"Running the nightly job (as of {as_of or 'yesterday'}) on {settings.landing}…"), \
+            open(log_path, "w") as log, contextlib.redirect_stdout(log):
         result = defs.get_job_def("nightly").execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if result.success:
         return True, f"Published marts to {settings.warehouse} (as of {as_of or 'yesterday'})."
-    return False, _failure_message(result)
+    return False, _failure_message(result) + f"\n(full log: {log_path})"
 
 
 def _failure_message(result) -> str:

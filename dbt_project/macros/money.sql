@@ -29,9 +29,10 @@
 {# a / c for money a (count or money c), exact to 14 decimals, NULL when c is 0 or NULL. #}
 {% macro money_div(a, c) -%}{{ tokenpnl.money_muldiv(a, 1, c) }}{%- endmacro %}
 
-{# Cost of `tokens` at `price` USD per million tokens, exact (prices have at most 8 decimals). #}
+{# Cost of `tokens` at `price` USD per million tokens: exact for prices with up to 8 decimals,
+   rounded half away from zero at 14 decimals beyond that (books hold up to 12). #}
 {% macro mtok_cost(tokens, price) -%}
-    cast(cast({{ tokens }} as decimal(18, 0)) * cast({{ price }} as decimal(20, 8)) * 0.000001::decimal(7, 6) as decimal(38, 14))
+    cast(cast({{ tokens }} as decimal(18, 0)) * cast({{ price }} as decimal(24, 12)) * 0.000001::decimal(7, 6) as decimal(38, 14))
 {%- endmacro %}
 
 {# A ratio of two numbers as DOUBLE (ratios and rates may be binary floats), NULL on 0. #}

@@ -52,7 +52,9 @@ def load(ctx: LoadContext, header: list[str]) -> Counts:
         return f"try_cast({col(name)} AS DECIMAL(38,14))"
 
     def bad_number(name: str) -> str:
-        return f"WHEN {col(name)} IS NOT NULL AND {money(name)} IS NULL THEN '{name} is not a decimal number'"
+        # More than 14 decimals would be rounded by the DECIMAL(38,14) cast: refuse instead.
+        return (f"WHEN {col(name)} IS NOT NULL AND ({money(name)} IS NULL OR regexp_matches({col(name)}, '\\.[0-9]{{15,}}')) "
+                f"THEN '{name} is not a decimal number with at most 14 decimal places'")
 
     def ts(name: str) -> str:
         return f"utc_ts({col(name)})"

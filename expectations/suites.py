@@ -1,0 +1,530 @@
+"""Great Expectations 1.x audit of a *build* DuckDB file, run before the marts are published.
+
+`validate_build(db_path)` opens the build file read-only, reads small pandas frames with
+DuckDB, validates them against suites defined here in code, and returns a
+`ValidationReport`. The nightly job publishes the marts only when `report.passed`.
+
+Two GX pitfalls (the style guide's "Pitfalls" section) are guarded explicitly:
+- GX never raises on a failed expectation: every result with `success=False` (including
+  expectations that errored, e.g. on a missing column) becomes a failed `CheckResult`.
+- An empty batch passes every column expectation: an empty `marts.fct_llm_calls` while
+  `raw.llm_calls` has rows is a critical failure of its own.
+
+Money is exact: every money comparison is done in DuckDB on DECIMALs, and only the exact
+difference is cast to DOUBLE for GX, so a difference of 1e-14 USD stays visible.
+GX is imported inside `validate_build` (it takes seconds to import; the CLI stays fast),
+with analytics off, an ephemeral context (no files written) and no progress bars.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+SAMPLE_ROWS = 5
+
+TOKEN_CLASSES = (
+    "input_uncached_tokens",
+    "input_cache_read_tokens",
+    "input_cache_write_tokens",
+    "input_cache_write_1h_tokens",
+    "output_visible_tokens",
+    "output_reasoning_tokens",
+)
+CLASS_COSTS = (
+    "cost_input_uncached_usd",
+    "cost_input_cache_read_usd",
+    "cost_input_cache_write_usd",
+    "cost_output_visible_usd",
+    "cost_output_reasoning_usd",
+)
+WORKFLOW_STATUSES = ["verified_success", "pending", "failed", "no_outcome"]
+OUTCOME_STATUSES = ["verified_success", "pending", "failed"]
+RECONCILIATION_STATUSES = ["reconciled", "awaiting_invoice", "unallocated", "over_tolerance"]
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class CheckResult:
+    """One expectation (or guard) outcome. `sample_rows` holds up to 5 offending rows."""
+
+    name: str
+    critical: bool
+    success: bool
+    observed: str
+    sample_rows: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    results: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        """True when every critical check succeeded (non-critical ones only inform)."""
+        return all(r.success for r in self.results if r.critical)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success]
+
+    def summary(self) -> str:
+        critical = [r for r in self.results if r.critical]
+        failed = self.failures
+        if not failed:
+            head = f"GX audit passed: {len(critical)} critical checks of {len(self.results)} succeeded."
+        else:
+            head = (
+                f"GX audit FAILED: {sum(r.critical for r in failed)} of {len(critical)} critical checks failed"
+                + (f" (and {sum(not r.critical for r in failed)} non-critical)" if any(not r.critical for r in failed) else "")
+                + ":"
+            )
+        lines = [head]
+        for r in failed:
+            lines.append(f"  ✗ {r.name}{'' if r.critical else ' [non-critical]'}: {r.observed}")
+            for row in r.sample_rows[:SAMPLE_ROWS]:
+                lines.append("      " + ", ".join(f"{k}={_show(v)}" for k, v in row.items()))
+        notes = [r for r in self.results if not r.critical and r.success]
+        for r in notes:
+            lines.append(f"  · {r.name}: {r.observed}")
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly scalar for sample rows (Decimal → str keeps every digit)."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas Timestamp
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    try:
+        if value != value:  # float NaN and NaT stand for SQL NULL
+            return None
+    except (TypeError, ValueError):  # pd.NA refuses comparison
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- suites
+
+
+@dataclass
+class _Check:
+    name: str
+    build: Callable[[Any], Any]  # gx module -> Expectation
+    show: tuple[str, ...] = ()  # columns shown in sample rows besides the frame's id columns
+    critical: bool = True
+
+
+@dataclass
+class _FrameSuite:
+    suite: str  # "raw", "marts"
+    table: str
+    sql: str
+    id_cols: tuple[str, ...]
+    checks: list[_Check]
+
+
+def _not_null(table: str, column: str, show: tuple[str, ...] = ()) -> _Check:
+    return _Check(
+        f"{table}: {column} is not null [expect_column_values_to_not_be_null]",
+        lambda gx: gx.expectations.ExpectColumnValuesToNotBeNull(column=column),
+        show,
+    )
+
+
+def _non_negative(table: str, column: str) -> _Check:
+    return _Check(
+        f"{table}: {column} >= 0 [expect_column_values_to_be_between]",
+        lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=0),
+        (column,),
+    )
+
+
+def _in_set(table: str, column: str, values: list[str]) -> _Check:
+    return _Check(
+        f"{table}: {column} in {{{', '.join(values)}}} [expect_column_values_to_be_in_set]",
+        lambda gx: gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=values),
+        (column,),
+    )
+
+
+def _unique(table: str, column: str) -> _Check:
+    return _Check(
+        f"{table}: {column} is unique [expect_column_values_to_be_unique]",
+        lambda gx: gx.expectations.ExpectColumnValuesToBeUnique(column=column),
+    )
+
+
+def _compound_unique(table: str, columns: list[str]) -> _Check:
+    return _Check(
+        f"{table}: ({', '.join(columns)}) is unique [expect_compound_columns_to_be_unique]",
+        lambda gx: gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=columns),
+    )
+
+
+_SUM_OF_CLASS_COSTS = "(" + " + ".join(CLASS_COSTS) + ")"
+_ALL_COSTS = (*CLASS_COSTS, "list_cost_usd")
+
+
+def _frame_suites() -> list[_FrameSuite]:
+    raw_calls = "raw.llm_calls"
+    fct = "marts.fct_llm_calls"
+    tokens_sql = ", ".join(TOKEN_CLASSES)
+    return [
+        _FrameSuite(
+            "raw",
+            raw_calls,
+            f"""
+            SELECT call_id, source_format, occurred_at, provider, model,
+                   _source_file AS source_file, _line AS source_line, {tokens_sql},
+                   -- derived: the 1-hour cache writes are a subset of all cache writes
+                   input_cache_write_tokens - input_cache_write_1h_tokens AS cache_write_tokens_beyond_1h
+            FROM raw.llm_calls
+            """,
+            ("call_id", "source_format", "source_file", "source_line"),
+            [
+                *(_not_null(raw_calls, c) for c in ("call_id", "source_format", "occurred_at", "provider", "model")),
+                *(_non_negative(raw_calls, c) for c in TOKEN_CLASSES),
+                _Check(
+                    f"{raw_calls}: input_cache_write_1h_tokens <= input_cache_write_tokens "
+                    "[expect_column_values_to_be_between on cache_write_tokens_beyond_1h]",
+                    lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(column="cache_write_tokens_beyond_1h", min_value=0),
+                    ("input_cache_write_tokens", "input_cache_write_1h_tokens"),
+                ),
+            ],
+        ),
+        _FrameSuite(
+            "marts",
+            fct,
+            f"""
+            SELECT call_id, source_format, source_file, source_line, provider, model, is_priced, {tokens_sql},
+                   input_cache_write_tokens - input_cache_write_1h_tokens AS cache_write_tokens_beyond_1h,
+                   -- exact DECIMAL subtraction first; only the difference becomes a DOUBLE for GX
+                   CASE WHEN is_priced THEN CAST(list_cost_usd - {_SUM_OF_CLASS_COSTS} AS DOUBLE) END
+                       AS list_cost_minus_class_costs_usd,
+                   CAST(list_cost_usd - {_SUM_OF_CLASS_COSTS} AS VARCHAR) AS list_cost_minus_class_costs_exact,
+                   CAST(list_cost_usd AS VARCHAR) AS list_cost_usd,
+                   CAST({_SUM_OF_CLASS_COSTS} AS VARCHAR) AS class_costs_sum_usd,
+                   coalesce(CASE WHEN is_priced THEN {" AND ".join(f"{c} IS NOT NULL" for c in _ALL_COSTS)}
+                                 ELSE {" AND ".join(f"{c} IS NULL" for c in _ALL_COSTS)} END, FALSE)
+                       AS costs_null_iff_unpriced
+            FROM marts.fct_llm_calls
+            """,
+            ("call_id", "source_format", "source_file", "source_line"),
+            [
+                _not_null(fct, "call_id"),
+                _compound_unique(fct, ["source_format", "call_id"]),
+                *(_non_negative(fct, c) for c in TOKEN_CLASSES),
+                _Check(
+                    f"{fct}: input_cache_write_1h_tokens <= input_cache_write_tokens "
+                    "[expect_column_values_to_be_between on cache_write_tokens_beyond_1h]",
+                    lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(column="cache_write_tokens_beyond_1h", min_value=0),
+                    ("input_cache_write_tokens", "input_cache_write_1h_tokens"),
+                ),
+                _not_null(fct, "is_priced"),
+                _Check(
+                    f"{fct}: list_cost_usd - sum of the five class costs = 0 exactly for priced calls "
+                    "[expect_column_values_to_be_between(0, 0) on list_cost_minus_class_costs_usd]",
+                    lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(
+                        column="list_cost_minus_class_costs_usd", min_value=0, max_value=0
+                    ),
+                    ("list_cost_usd", "class_costs_sum_usd", "list_cost_minus_class_costs_exact"),
+                ),
+                _Check(
+                    f"{fct}: cost columns are NULL exactly when is_priced is false "
+                    "[expect_column_values_to_be_in_set([True]) on costs_null_iff_unpriced]",
+                    lambda gx: gx.expectations.ExpectColumnValuesToBeInSet(column="costs_null_iff_unpriced", value_set=[True]),
+                    ("is_priced", "list_cost_usd", "class_costs_sum_usd"),
+                ),
+            ],
+        ),
+        _FrameSuite(
+            "marts",
+            "marts.fct_workflows",
+            "SELECT workflow_id, outcome_id, outcome_status FROM marts.fct_workflows",
+            ("workflow_id", "outcome_id"),
+            [
+                _not_null("marts.fct_workflows", "workflow_id"),
+                _unique("marts.fct_workflows", "workflow_id"),
+                _not_null("marts.fct_workflows", "outcome_status", ("outcome_status",)),
+                _in_set("marts.fct_workflows", "outcome_status", WORKFLOW_STATUSES),
+            ],
+        ),
+        _FrameSuite(
+            "marts",
+            "marts.fct_outcomes",
+            "SELECT outcome_id, external_ref, status FROM marts.fct_outcomes",
+            ("outcome_id", "external_ref"),
+            [
+                _not_null("marts.fct_outcomes", "outcome_id"),
+                _unique("marts.fct_outcomes", "outcome_id"),
+                _not_null("marts.fct_outcomes", "status", ("status",)),
+                _in_set("marts.fct_outcomes", "status", OUTCOME_STATUSES),
+            ],
+        ),
+        _FrameSuite(
+            "marts",
+            "marts.invoice_reconciliation",
+            "SELECT provider, CAST(month AS VARCHAR) AS month, status FROM marts.invoice_reconciliation",
+            ("provider", "month"),
+            [
+                # One row per provider × month (spec/marts.md).
+                _compound_unique("marts.invoice_reconciliation", ["provider", "month"]),
+                _not_null("marts.invoice_reconciliation", "status", ("status",)),
+                _in_set("marts.invoice_reconciliation", "status", RECONCILIATION_STATUSES),
+            ],
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- GX plumbing
+
+_GX_LOCK = threading.Lock()
+_GX_STATE: dict[str, Any] = {}
+
+
+def _gx():
+    """Import GX once, quietly, and keep one ephemeral context (nothing written to disk)."""
+    with _GX_LOCK:
+        if not _GX_STATE:
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+            logging.getLogger("great_expectations").setLevel(logging.ERROR)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import great_expectations as gx
+                from great_expectations.data_context.types.base import ProgressBarsConfig
+
+                context = gx.get_context(mode="ephemeral")
+                context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+                source = context.data_sources.add_pandas(name="tokenpnl_build")
+            _GX_STATE.update(gx=gx, context=context, source=source, batch_definitions={})
+        return _GX_STATE
+
+
+def _batch_definition(state: dict[str, Any], asset_name: str):
+    cache = state["batch_definitions"]
+    if asset_name not in cache:
+        asset = state["source"].add_dataframe_asset(name=asset_name)
+        cache[asset_name] = asset.add_batch_definition_whole_dataframe(name="whole_frame")
+    return cache[asset_name]
+
+
+def _run_frame_suite(state: dict[str, Any], spec: _FrameSuite, df) -> list[CheckResult]:
+    """Validate `df` with one GX suite; every expectation becomes a CheckResult."""
+    gx = state["gx"]
+    df = df.reset_index(drop=True)  # GX reports row positions as index labels
+    suite = gx.ExpectationSuite(name=f"{spec.suite}:{spec.table}")
+    by_key: dict[str, _Check] = {}
+    for i, check in enumerate(spec.checks):
+        expectation = check.build(gx)
+        expectation.meta = {"check_key": str(i)}
+        suite.add_expectation(expectation)
+        by_key[str(i)] = check
+
+    batch = _batch_definition(state, spec.table).get_batch(batch_parameters={"dataframe": df})
+    suite_result = batch.validate(
+        suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS}
+    )
+
+    got: dict[str, CheckResult] = {}
+    for res in suite_result.results:
+        key = str((res.expectation_config.meta or {}).get("check_key"))
+        if key in by_key:
+            got[key] = _to_check_result(by_key[key], spec, df, res)
+    out: list[CheckResult] = []
+    for key, check in by_key.items():  # in suite order; never trust silence: no result is a failure
+        out.append(got.get(key) or CheckResult(check.name, check.critical, False, "GX returned no result for this expectation", []))
+    if not suite_result.success and all(r.success for r in out):
+        out.append(CheckResult(f"{spec.table}: GX suite {suite.name}", True, False, "GX reported the suite as failed", []))
+    return out
+
+
+def _to_check_result(check: _Check, spec: _FrameSuite, df, res) -> CheckResult:
+    info = res.exception_info or {}
+    if isinstance(info, dict) and "raised_exception" not in info:  # keyed by metric id
+        errors = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    else:
+        errors = [info] if isinstance(info, dict) and info.get("raised_exception") else []
+    if errors:
+        message = (errors[0].get("exception_message") or "unknown error").strip().splitlines()[0]
+        return CheckResult(check.name, check.critical, False, f"expectation raised an error: {message}", [])
+
+    result = res.result or {}
+    success = bool(res.success)
+    if "unexpected_count" in result:
+        total = result.get("element_count", len(df))
+        bad = result.get("unexpected_count") or 0
+        observed = f"{bad} of {total} rows unexpected"
+    else:
+        observed = f"observed {result.get('observed_value')!r}"
+
+    samples: list[dict] = []
+    if not success:
+        idx = result.get("partial_unexpected_index_list") or result.get("unexpected_index_list") or []
+        positions = [i for i in idx if isinstance(i, int)][:SAMPLE_ROWS]
+        cols = [c for c in dict.fromkeys((*spec.id_cols, *check.show)) if c in df.columns]
+        for pos in positions:
+            if 0 <= pos < len(df):
+                row = df.iloc[pos]
+                samples.append({c: _plain(row[c]) for c in cols})
+        if not samples and result.get("partial_unexpected_list"):
+            samples = [{"value": _plain(v)} if not isinstance(v, dict) else {k: _plain(x) for k, x in v.items()}
+                       for v in result["partial_unexpected_list"][:SAMPLE_ROWS]]
+    return CheckResult(check.name, check.critical, success, observed, samples)
+
+
+# --------------------------------------------------------------------------- load quality
+
+
+def _load_quality(con, state: dict[str, Any], quarantine_max_pct: float) -> list[CheckResult]:
+    gx = state["gx"]
+    name = (
+        f"raw.load_manifest: quarantined share of records <= {quarantine_max_pct:g}% "
+        "[expect_column_values_to_be_between on quarantine_pct]"
+    )
+    try:
+        df = con.execute(
+            """
+            SELECT coalesce(sum(records), 0)::BIGINT AS records, coalesce(sum(quarantined), 0)::BIGINT AS quarantined,
+                   CASE WHEN coalesce(sum(records), 0) = 0 THEN 0.0
+                        ELSE 100.0 * sum(quarantined) / sum(records) END AS quarantine_pct
+            FROM raw.load_manifest
+            """
+        ).df()
+    except Exception as exc:  # missing table: the build is broken
+        return [CheckResult(name, True, False, f"could not read raw.load_manifest: {_first_line(exc)}", [])]
+
+    records, quarantined, pct = int(df.at[0, "records"]), int(df.at[0, "quarantined"]), float(df.at[0, "quarantine_pct"])
+    spec = _FrameSuite("load_quality", "raw.load_manifest", "", (), [
+        _Check(name, lambda gx_: gx_.expectations.ExpectColumnValuesToBeBetween(
+            column="quarantine_pct", min_value=0, max_value=quarantine_max_pct)),
+    ])
+    [result] = [r for r in _run_frame_suite(state, spec, df) if r.name == name] or [
+        CheckResult(name, True, False, "GX returned no result", [])
+    ]
+    observed = f"{quarantined} of {records} records quarantined ({pct:.2f}%, max {quarantine_max_pct:g}%)"
+    if not result.observed.endswith("rows unexpected"):  # GX errored: keep its message
+        observed += f"; {result.observed}"
+    result.observed = observed
+    if not result.success:
+        result.sample_rows = _quarantined_files(con)
+    return [result]
+
+
+def _quarantined_files(con) -> list[dict]:
+    """The files contributing most quarantined records, with their commonest reason."""
+    try:
+        rows = con.execute(
+            f"""
+            WITH reasons AS (
+                SELECT source_file, reason, count(*) AS n,
+                       row_number() OVER (PARTITION BY source_file ORDER BY count(*) DESC, reason) AS rk
+                FROM raw.quarantine GROUP BY source_file, reason
+            )
+            SELECT m.file_path, m.source_kind, m.records, m.quarantined, r.reason AS top_reason
+            FROM raw.load_manifest m LEFT JOIN reasons r ON r.source_file = m.file_path AND r.rk = 1
+            WHERE m.quarantined > 0 ORDER BY m.quarantined DESC, m.file_path LIMIT {SAMPLE_ROWS}
+            """
+        ).fetchall()
+        cols = ["file_path", "source_kind", "records", "quarantined", "top_reason"]
+    except Exception:  # raw.quarantine absent: the manifest alone still names the files
+        rows = con.execute(
+            f"""SELECT file_path, source_kind, records, quarantined FROM raw.load_manifest
+                WHERE quarantined > 0 ORDER BY quarantined DESC, file_path LIMIT {SAMPLE_ROWS}"""
+        ).fetchall()
+        cols = ["file_path", "source_kind", "records", "quarantined"]
+    return [{c: _plain(v) for c, v in zip(cols, row)} for row in rows]
+
+
+def _unpriced_share(con) -> CheckResult:
+    """Informational: unpriced calls never fail the audit, but the figure is always shown."""
+    name = "marts.fct_llm_calls: unpriced calls (informational)"
+    try:
+        total, unpriced = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT coalesce(is_priced, FALSE)) FROM marts.fct_llm_calls"
+        ).fetchone()
+        top = con.execute(
+            """SELECT provider || '/' || model, count(*) AS n FROM marts.fct_llm_calls
+               WHERE NOT coalesce(is_priced, FALSE) GROUP BY 1 ORDER BY n DESC, 1 LIMIT 3"""
+        ).fetchall()
+    except Exception as exc:
+        return CheckResult(name, False, True, f"could not count unpriced calls: {_first_line(exc)}", [])
+    pct = 100.0 * unpriced / total if total else 0.0
+    observed = f"{unpriced} of {total} calls unpriced ({pct:.2f}%)"
+    if top:
+        observed += "; most unpriced: " + ", ".join(f"{m} ({n})" for m, n in top)
+    return CheckResult(name, False, True, observed, [])
+
+
+def _calls_not_lost(con) -> CheckResult:
+    """GX passes an empty batch, so an empty fct_llm_calls must be caught by hand."""
+    name = "marts.fct_llm_calls: not empty when raw.llm_calls has rows [empty-batch guard]"
+    try:
+        raw_rows = con.execute("SELECT count(*) FROM raw.llm_calls").fetchone()[0]
+        mart_rows = con.execute("SELECT count(*) FROM marts.fct_llm_calls").fetchone()[0]
+    except Exception as exc:
+        return CheckResult(name, True, False, f"could not count calls: {_first_line(exc)}", [])
+    ok = not (raw_rows > 0 and mart_rows == 0)
+    return CheckResult(name, True, ok, f"raw.llm_calls has {raw_rows} rows, marts.fct_llm_calls has {mart_rows}", [])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def validate_build(db_path: Path, *, quarantine_max_pct: float = 1.0) -> ValidationReport:
+    """Audit the build DuckDB file at `db_path` (opened read-only) and return the report.
+
+    Critical: the raw suite, the marts suite, the empty-batch guard and the quarantine share.
+    Non-critical (reported only): the share of unpriced calls.
+    """
+    import duckdb
+
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise FileNotFoundError(f"build database {db_path} does not exist")
+    state = _gx()
+    results: list[CheckResult] = []
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for spec in _frame_suites():
+                try:
+                    df = con.execute(spec.sql).df()
+                except Exception as exc:  # a missing table or column is a broken build, not a crash
+                    results.append(CheckResult(
+                        f"{spec.table}: readable by the {spec.suite} suite", True, False,
+                        f"could not read {spec.table}: {_first_line(exc)}", [],
+                    ))
+                    continue
+                results.extend(_run_frame_suite(state, spec, df))
+            results.append(_calls_not_lost(con))
+            results.extend(_load_quality(con, state, quarantine_max_pct))
+            results.append(_unpriced_share(con))
+    finally:
+        con.close()
+    return ValidationReport(results)
