@@ -62,7 +62,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, tokenp
     settings = tokenpnl.settings()
     os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)  # profiles.yml reads it; dbt inherits our env
     # Unit tests of the SQL logic run in the test suite, not every night.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars(tokenpnl.as_of_date()))]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars(tokenpnl.as_of_date(), settings.dbt_vars))]
     yield from dbt.cli(args, context=context).stream()
 
 

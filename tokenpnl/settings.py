@@ -6,6 +6,7 @@ never open different warehouse files (dbt-duckdb resolves relative paths against
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -25,6 +26,20 @@ def _env_path(name: str, default: Path) -> Path:
 def _env_list(name: str) -> list[Path]:
     raw = os.environ.get(name, "")
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def _env_json(name: str) -> dict[str, object]:
+    """Rule settings (windows, tolerances) as a JSON object, e.g. {"revert_window_days": 7}."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a JSON object such as {{\"revert_window_days\": 7}}: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object such as {{\"revert_window_days\": 7}}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,7 @@ class Settings:
             "alias_files": tuple(_env_list("TOKENPNL_PROVIDER_ALIASES")),
             "quarantine_max_pct": float(os.environ.get("TOKENPNL_QUARANTINE_MAX_PCT", "1.0")),
             "max_line_bytes": int(os.environ.get("TOKENPNL_MAX_LINE_BYTES", str(8 * 1024 * 1024))),
+            "dbt_vars": _env_json("TOKENPNL_VARS"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("warehouse", "landing"):
