@@ -28,16 +28,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+from ingest.schema import TOKEN_CLASSES
+
 SAMPLE_ROWS = 5
 
-TOKEN_CLASSES = (
-    "input_uncached_tokens",
-    "input_cache_read_tokens",
-    "input_cache_write_tokens",
-    "input_cache_write_1h_tokens",
-    "output_visible_tokens",
-    "output_reasoning_tokens",
-)
 CLASS_COSTS = (
     "cost_input_uncached_usd",
     "cost_input_cache_read_usd",
@@ -81,7 +75,7 @@ class ValidationReport:
         critical = [r for r in self.results if r.critical]
         failed = self.failures
         if not failed:
-            head = f"GX audit passed: {len(critical)} critical checks of {len(self.results)} succeeded."
+            head = f"GX audit passed: all {len(critical)} critical checks succeeded ({len(self.results) - len(critical)} informational)."
         else:
             head = (
                 f"GX audit FAILED: {sum(r.critical for r in failed)} of {len(critical)} critical checks failed"

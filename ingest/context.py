@@ -61,6 +61,25 @@ class LoadContext:
         )
 
 
+    def read_json_lines(self) -> None:
+        """Temp table `_records(line, raw, j)`: every non-blank line, `j` its JSON (NULL when malformed)."""
+        self.read_lines()
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _records AS SELECT line, raw, "
+            "CASE WHEN json_valid(raw) THEN raw::JSON END AS j FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''"
+        )
+
+
+# The first checks of every JSON-lines format (a CASE fragment over `_records.j`).
+NOT_A_JSON_OBJECT = "WHEN j IS NULL THEN 'malformed JSON' WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'"
+
+
+def excerpt_sql(summary_json: str) -> str:
+    """The quarantine excerpt of a JSON record: an allow-listed summary, or for a line that is not
+    a JSON object the redacted start of the line."""
+    return f"CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql('raw')} ELSE ({summary_json})::VARCHAR END"
+
+
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 

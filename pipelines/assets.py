@@ -48,7 +48,11 @@ def raw_tables(context: AssetExecutionContext, tokenpnl: TokenpnlResource):
         rows = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in RAW_TABLES}
     finally:
         con.close()
-    context.log.info(f"ingest: {json.dumps(report.as_dict())}")
+    t = report.totals
+    context.log.info(
+        f"ingest: {report.files_loaded} new file(s), {report.files_skipped} already loaded; {t.records} records: "
+        f"{t.loaded} loaded, {t.quarantined} quarantined, {t.skipped} skipped by design"
+    )
     for t in RAW_TABLES:
         meta = {"rows": rows[t]}
         if t == "load_manifest":

@@ -7,6 +7,7 @@ from datetime import timedelta
 from dagster import (
     AssetSelection,
     Definitions,
+    colored_console_logger,
     RunRequest,
     ScheduleEvaluationContext,
     define_asset_job,
@@ -20,6 +21,7 @@ from pipelines.dbt import DBT_EXECUTABLE, dbt_project, ensure_manifest
 ensure_manifest()  # a no-op unless the dbt project changed since the last parse
 
 from pipelines.assets import gx_validation, published_marts, raw_tables, warehouse_models  # noqa: E402
+from pipelines.progress import progress_logger  # noqa: E402
 from pipelines.resources import TokenpnlResource  # noqa: E402
 
 # One process runs the steps in order: cheaper than a process per step, and the steps share
@@ -38,6 +40,7 @@ defs = Definitions(
     assets=[raw_tables, warehouse_models, gx_validation, published_marts],
     jobs=[nightly],
     schedules=[nightly_at_0200_utc],
+    loggers={"console": colored_console_logger, "progress": progress_logger},
     resources={
         "tokenpnl": TokenpnlResource(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),

@@ -49,3 +49,34 @@ def test_settings_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("TOKENPNL_VARS", "[1]")
     with pytest.raises(ValueError, match="TOKENPNL_VARS must be a JSON object"):
         Settings.from_env()
+
+
+@pytest.mark.slow
+def test_a_run_with_dagster_home_is_recorded_and_uses_the_duckdb_pool(tmp_path):
+    """dagster.yaml is read through DAGSTER_HOME: the run lands in its storage and the writing
+    steps claim slots of the `tokenpnl_duckdb` pool of size 1."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import write_jsonl
+    from tokenpnl.settings import PROJECT_ROOT
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    landing = tmp_path / "landing"
+    write_jsonl(landing / "gateway" / "a.jsonl", [{"request_id": "r1", "timestamp": "2026-11-03T10:00:00Z", "provider": "openai",
+                                                   "model": "gpt-5", "usage": {"prompt_tokens": 10, "completion_tokens": 2}}])
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    proc = subprocess.run([str(Path(sys.executable).with_name("tokenpnl")), "run", "--landing", str(landing),
+                           "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", "2026-11-03"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    check = subprocess.run([sys.executable, "-c", (
+        "from dagster import DagsterInstance; i = DagsterInstance.get(); "
+        "print(i.get_runs()[0].status.value, i.get_concurrency_config().pool_config.default_pool_limit, "
+        "sorted(i.event_log_storage.get_concurrency_keys()))")], capture_output=True, text=True, env=env, timeout=120)
+    assert check.stdout.strip() == "SUCCESS 1 ['tokenpnl_duckdb']", check.stderr

@@ -67,15 +67,18 @@ def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: 
             "landing": str(settings.landing), "warehouse": str(settings.warehouse),
             "as_of": as_of.isoformat() if as_of else "", "price_books": [str(p) for p in settings.price_books],
         }}},
-        "loggers": {"console": {"config": {"log_level": os.environ.get("TOKENPNL_LOG_LEVEL", "CRITICAL")}}},
+        "loggers": {
+            "console": {"config": {"log_level": os.environ.get("TOKENPNL_LOG_LEVEL", "CRITICAL")}},
+            "progress": {},
+        },
     }
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     # dbt's per-node log lines go to a file, not the terminal; the last run's log stays for troubleshooting.
     log_path = settings.warehouse.parent / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with console.status(f"Running the nightly job (as of {as_of or 'yesterday'}) on {settings.landing}…"), \
-            open(log_path, "w") as log, contextlib.redirect_stdout(log):
-        result = defs.get_job_def("nightly").execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    console.print(f"Running the nightly job (as of {as_of or 'yesterday'}) on {settings.landing}")
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        result = defs.resolve_job_def("nightly").execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if result.success:
         return True, f"Published marts to {settings.warehouse} (as of {as_of or 'yesterday'})."
     return False, _failure_message(result) + f"\n(full log: {log_path})"

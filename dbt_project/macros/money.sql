@@ -31,11 +31,13 @@
 
 {# Cost of `tokens` at `price` USD per million tokens: exact for prices with up to 8 decimals,
    rounded half away from zero at 14 decimals beyond that (books hold up to 12). #}
-{% macro mtok_cost(tokens, price) -%}
+{% macro mtok_cost(tokens, price) %}{{ return(adapter.dispatch('mtok_cost', 'tokenpnl')(tokens, price)) }}{% endmacro %}
+{% macro default__mtok_cost(tokens, price) -%}
     cast(cast({{ tokens }} as decimal(18, 0)) * cast({{ price }} as decimal(24, 12)) * 0.000001::decimal(7, 6) as decimal(38, 14))
 {%- endmacro %}
 
 {# A ratio of two numbers as DOUBLE (ratios and rates may be binary floats), NULL on 0. #}
-{% macro ratio(num, den) -%}
+{% macro ratio(num, den) %}{{ return(adapter.dispatch('ratio', 'tokenpnl')(num, den)) }}{% endmacro %}
+{% macro default__ratio(num, den) -%}
     (cast({{ num }} as double) / nullif(cast({{ den }} as double), 0))
 {%- endmacro %}

@@ -1,5 +1,6 @@
 -- Allocated invoice cost adds up to the invoice, per provider and month, up to the rounding of
 -- each call's share to 14 decimals (at most half a unit of 1e-14 per call).
+{{ config(meta={'dagster': {'asset_key': ['marts', 'invoice_reconciliation']}}) }}
 with allocated as (
     select provider, cast(date_trunc('month', occurred_at) as date) as month,
            sum(invoice_cost_usd) as allocated_usd, count(invoice_cost_usd) as allocated_calls

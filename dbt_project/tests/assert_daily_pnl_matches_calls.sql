@@ -1,4 +1,5 @@
 -- The daily P&L and the call ledger hold the same calls, tokens and list cost.
+{{ config(meta={'dagster': {'asset_key': ['marts', 'token_pnl_daily']}}) }}
 with daily as (
     select sum(calls) as calls, sum(total_tokens) as tokens, sum(list_cost_usd) as cost from {{ ref('token_pnl_daily') }}
 ), ledger as (

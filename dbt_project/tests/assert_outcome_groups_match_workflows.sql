@@ -1,4 +1,5 @@
 -- cost_per_verified_success holds every workflow and every linked outcome exactly once.
+{{ config(meta={'dagster': {'asset_key': ['marts', 'cost_per_verified_success']}}) }}
 with groups as (
     select sum(workflows) as workflows, sum(list_cost_usd) as cost, sum(outcomes) as outcomes
     from {{ ref('cost_per_verified_success') }}

@@ -8,7 +8,7 @@ them, Google candidates *exclude* thinking tokens.
 
 from __future__ import annotations
 
-from ingest.context import Counts, LoadContext, land, redacted_excerpt_sql
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
 from ingest.schema import TOKEN_CLASSES
 
 NAME = "gateway_jsonl"
@@ -103,21 +103,21 @@ def _usage_problem() -> str:
 
 
 def load(ctx: LoadContext) -> Counts:
-    ctx.read_lines()
+    ctx.read_json_lines()
     classes = ",\n".join(f"{_by_shape({a: s[c] for a, s in _SHAPES.items()})} AS {c}" for c in TOKEN_CLASSES)
-    negative = " ".join(f"WHEN {c} < 0 THEN 'negative {c} after mapping the {{api}} usage'" for c in TOKEN_CLASSES)
+    negative = " ".join(f"WHEN {c} < 0 THEN 'negative {c} after mapping the ' || api || ' usage'" for c in TOKEN_CLASSES)
+    excerpt = excerpt_sql(
+        "json_object('request_id', call_id, 'timestamp', ts, 'provider', provider, 'model', model, 'api', api_given, 'usage', u)"
+    )
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH rec AS (
-            SELECT line, raw, CASE WHEN json_valid(raw) THEN raw::JSON END AS j
-            FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''
-        ), fields AS (
+        WITH fields AS (
             SELECT line, raw, j,
                 (j->>'request_id') AS call_id, (j->>'timestamp') AS ts,
                 (j->>'provider') AS provider, (j->>'model') AS model, (j->>'api') AS api_given,
                 coalesce(j->'usage', (j->'usageMetadata')) AS u
-            FROM rec
+            FROM _records
         ), shaped AS (
             SELECT *,
                 coalesce(api_given, CASE
@@ -132,8 +132,7 @@ def load(ctx: LoadContext) -> Counts:
             SELECT *, {classes} FROM shaped
         ), checked AS (
             SELECT *, CASE
-                WHEN j IS NULL THEN 'malformed JSON'
-                WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'
+                {NOT_A_JSON_OBJECT}
                 WHEN call_id IS NULL OR call_id = '' THEN 'missing request_id'
                 WHEN ts_problem(ts, 'timestamp') IS NOT NULL THEN ts_problem(ts, 'timestamp')
                 WHEN provider IS NULL OR provider = '' THEN 'missing provider'
@@ -144,14 +143,12 @@ def load(ctx: LoadContext) -> Counts:
                 WHEN json_has(j, '$.attempt') AND json_int(j, '$.attempt') IS NULL THEN 'attempt is not a whole number'
                 WHEN coalesce(json_int(j, '$.attempt'), 1) < 1 THEN 'attempt must be 1 or more'
                 WHEN input_cache_write_1h_tokens > input_cache_write_tokens THEN '1-hour cache writes exceed cache writes'
-                {negative.replace('{api}', "' || api || '")}
+                {negative}
             END AS reason
             FROM mapped
         )
         SELECT line, reason, FALSE AS skip,
-            CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql('raw')}
-                 ELSE json_object('request_id', call_id, 'timestamp', ts, 'provider', provider, 'model', model,
-                                  'api', api_given, 'usage', u)::VARCHAR END AS excerpt,
+            {excerpt} AS excerpt,
             call_id, '{NAME}' AS source_format, utc_ts(ts) AS occurred_at, utc_ts(ts) AS ended_at,
             provider, model, api, coalesce(j->>'status', 'ok') AS status, json_int(j, '$.latency_ms') AS latency_ms,
             nullif(j->>'workflow_id', '') AS workflow_id, (j->>'workflow_type') AS workflow_type, (j->>'step') AS step,

@@ -5,7 +5,7 @@ A restated outcome (same outcome_id, later occurred_at) replaces the earlier one
 
 from __future__ import annotations
 
-from ingest.context import Counts, LoadContext, land, redacted_excerpt_sql
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
 
 NAME = "generic_outcomes"
 KIND = "outcomes"
@@ -24,17 +24,16 @@ def _bool_problem(field: str) -> str:
 
 
 def load(ctx: LoadContext) -> Counts:
-    ctx.read_lines()
+    ctx.read_json_lines()
+    excerpt = excerpt_sql(
+        "json_object('outcome_id', (j->>'outcome_id'), 'workflow_id', (j->>'workflow_id'), 'occurred_at', (j->>'occurred_at'), 'status', (j->>'status'))"
+    )
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH rec AS (
-            SELECT line, raw, CASE WHEN json_valid(raw) THEN raw::JSON END AS j
-            FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''
-        ), checked AS (
+        WITH checked AS (
             SELECT *, CASE
-                WHEN j IS NULL THEN 'malformed JSON'
-                WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'
+                {NOT_A_JSON_OBJECT}
                 WHEN coalesce(j->>'outcome_id', '') = '' THEN 'missing outcome_id'
                 WHEN coalesce(j->>'status', '') = '' THEN 'missing status'
                 WHEN ts_problem(j->>'occurred_at', 'occurred_at') IS NOT NULL THEN ts_problem(j->>'occurred_at', 'occurred_at')
@@ -43,12 +42,10 @@ def load(ctx: LoadContext) -> Counts:
                 WHEN (j->>'value_usd') IS NOT NULL AND try_cast(j->>'value_usd' AS DECIMAL(38,14)) IS NULL
                     THEN 'value_usd is not a decimal number'
             END AS reason
-            FROM rec
+            FROM _records
         )
         SELECT line, reason, FALSE AS skip,
-            CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql('raw')}
-                 ELSE json_object('outcome_id', (j->>'outcome_id'), 'workflow_id', (j->>'workflow_id'),
-                                  'occurred_at', (j->>'occurred_at'), 'status', (j->>'status'))::VARCHAR END AS excerpt,
+            {excerpt} AS excerpt,
             (j->>'outcome_id') AS outcome_id, nullif(j->>'workflow_id', '') AS workflow_id,
             utc_ts(j->>'occurred_at') AS occurred_at, (j->>'kind') AS kind, lower(j->>'status') AS status,
             try_cast(j->>'verified' AS BOOLEAN) AS verified, try_cast(j->>'policy_passed' AS BOOLEAN) AS policy_passed,

@@ -6,7 +6,7 @@ the load statistics, not quarantined). The same delivery_id twice is one deliver
 
 from __future__ import annotations
 
-from ingest.context import Counts, LoadContext, land, redacted_excerpt_sql
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
 
 NAME = "github_deliveries"
 KIND = "outcomes"
@@ -29,21 +29,20 @@ def _optional_ts(expr: str, what: str) -> str:
 
 
 def load(ctx: LoadContext) -> Counts:
-    ctx.read_lines()
+    ctx.read_json_lines()
+    excerpt = excerpt_sql(
+        "json_object('event', event, 'delivery_id', delivery_id, 'received_at', received, 'action', (p->>'action'), 'repository', (p->>'$.repository.full_name'))"
+    )
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH rec AS (
-            SELECT line, raw, CASE WHEN json_valid(raw) THEN raw::JSON END AS j
-            FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''
-        ), f AS (
+        WITH f AS (
             SELECT line, raw, j, (j->>'event') AS event, (j->>'delivery_id') AS delivery_id, (j->>'received_at') AS received,
                 (j->'payload') AS p, (j->'$.payload.pull_request') AS pr, (j->'$.payload.check_suite') AS cs
-            FROM rec
+            FROM _records
         ), checked AS (
             SELECT *, CASE
-                WHEN j IS NULL THEN 'malformed JSON'
-                WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'
+                {NOT_A_JSON_OBJECT}
                 WHEN delivery_id IS NULL OR delivery_id = '' THEN 'missing delivery_id'
                 WHEN event IS NULL THEN 'missing event'
                 WHEN ts_problem(received, 'received_at') IS NOT NULL THEN ts_problem(received, 'received_at')
@@ -64,9 +63,7 @@ def load(ctx: LoadContext) -> Counts:
             FROM f
         )
         SELECT line, reason, reason IS NULL AND event NOT IN {USED_EVENTS} AS skip,
-            CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql('raw')}
-                 ELSE json_object('event', event, 'delivery_id', delivery_id, 'received_at', received,
-                                  'action', (p->>'action'), 'repository', (p->>'$.repository.full_name'))::VARCHAR END AS excerpt,
+            {excerpt} AS excerpt,
             delivery_id, event, utc_ts(received) AS received_at, (p->>'action') AS action,
             (p->>'$.repository.full_name') AS repo_full_name,
             coalesce(json_int(pr, '$.number'), json_int(p, '$.number')) AS pr_number,

@@ -44,12 +44,12 @@ reverted as (
         on revert.repo = original.repo
         and revert.pr_number <> original.pr_number
         and revert.merged_at >= original.merged_at
-        and revert.merged_at < original.merged_at + interval ({{ var('revert_window_days') }}) day
+        and revert.merged_at < {{ tokenpnl.add_days('original.merged_at', var('revert_window_days')) }}
         and (
-            list_contains(
-                regexp_extract_all(lower(coalesce(revert.pr_body, '')), 'reverts\s+([a-z0-9_.-]+/[a-z0-9_.-]+#[0-9]+)', 1),
-                original.repo || '#' || original.pr_number
-            )
+            {{ tokenpnl.list_has(
+                tokenpnl.regex_all("lower(coalesce(revert.pr_body, ''))", 'reverts\\s+([a-z0-9_.-]+/[a-z0-9_.-]+#[0-9]+)'),
+                "original.repo || '#' || original.pr_number"
+            ) }}
             or revert.pr_title = 'Revert "' || original.pr_title || '"'
         )
 ),
@@ -98,9 +98,9 @@ select
     first_event_at,
     -- Links: `Workflow-Id: <id>` trailer lines (any number, any case), else an anchored head
     -- branch agent/<id> or ai/<id> (GitHub's revert-<N>-agent/<id> branches do not link).
+    {%- set trailers = tokenpnl.regex_all("coalesce(pr_body, '')", '(?im)^[ \\t]*workflow-id:[ \\t]*([^ \\t\\r\\n]+)[ \\t]*\\r?$') %}
     case
-        when len(regexp_extract_all(coalesce(pr_body, ''), '(?im)^[ \t]*workflow-id:[ \t]*([^ \t\r\n]+)[ \t]*\r?$', 1)) > 0
-            then regexp_extract_all(coalesce(pr_body, ''), '(?im)^[ \t]*workflow-id:[ \t]*([^ \t\r\n]+)[ \t]*\r?$', 1)
+        when len({{ trailers }}) > 0 then {{ trailers }}
         when regexp_matches(coalesce(head_ref, ''), '^(agent|ai)/.+$')
             then [regexp_extract(head_ref, '^(?:agent|ai)/(.+)$', 1)]
         else []

@@ -2,8 +2,8 @@
 -- and team are those of its first call that names them; it belongs to the month it started in.
 select
     workflow_id,
-    first(workflow_type order by occurred_at, call_id) filter (where workflow_type is not null) as workflow_type,
-    first(team order by occurred_at, call_id) filter (where team is not null) as team,
+    {{ tokenpnl.first_named('workflow_type', 'occurred_at, call_id') }} as workflow_type,
+    {{ tokenpnl.first_named('team', 'occurred_at, call_id') }} as team,
     min(occurred_at) as started_at,
     max(occurred_at) as ended_at,
     cast(date_trunc('month', min(occurred_at)) as date) as month,
