@@ -121,3 +121,16 @@ def csv_header(f: LandingFile) -> list[str]:
     except (OSError, EOFError, gzip.BadGzipFile):
         return []
     return [c.strip().strip('"').lstrip("\ufeff") for c in line.rstrip("\r\n").split(",")]
+
+
+def json_document(f: LandingFile, max_bytes: int = 64 * 1024 * 1024) -> dict | None:
+    """A whole-file JSON object (e.g. a pretty-printed API page), or None. Files over
+    `max_bytes` are not parsed here: one-document files are API pages, never bulk data."""
+    try:
+        if f.path.stat().st_size > max_bytes:
+            return None
+        with _open_text(f) as fh:
+            doc = json.load(fh)
+    except (OSError, EOFError, ValueError, gzip.BadGzipFile):
+        return None
+    return doc if isinstance(doc, dict) else None

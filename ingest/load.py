@@ -16,7 +16,7 @@ import duckdb
 
 from ingest import formats
 from ingest.context import Counts, LoadContext, install_macros, quarantine_file
-from ingest.files import LandingFile, content_hash, csv_header, discover, first_record
+from ingest.files import LandingFile, content_hash, csv_header, discover, first_record, json_document
 from ingest.reference import load_reference
 from ingest.schema import ensure_schema
 
@@ -100,14 +100,23 @@ def load_landing(
 
 def _load_file(ctx: LoadContext) -> tuple[str | None, Counts]:
     f = ctx.file
-    layout = "csv" if f.inner_suffix == ".csv" else "jsonl"
-    sample = csv_header(f) if layout == "csv" else first_record(f)
+    layout, sample = _sample(f)
     fmt = formats.detect(layout, sample)
     if fmt is None:
-        return None, quarantine_file(ctx, f"content matches no known {f.kind} format (see docs/formats)")
+        return None, quarantine_file(ctx, f"content matches no known {f.kind} format (see docs/formats.md)")
     if fmt.KIND != f.kind:
         return fmt.NAME, quarantine_file(ctx, f"looks like {fmt.NAME}, which belongs in {fmt.KIND}/, not {f.kind}/", fmt.NAME)
-    return fmt.NAME, fmt.load(ctx, sample) if layout == "csv" else fmt.load(ctx)
+    return fmt.NAME, fmt.load(ctx, sample)
+
+
+def _sample(f: LandingFile) -> tuple[str, dict | list[str] | None]:
+    """How the file is laid out, and what its format is recognised from."""
+    if f.inner_suffix == ".csv":
+        return "csv", csv_header(f)
+    record = first_record(f)
+    if record is not None or f.inner_suffix != ".json":
+        return "jsonl", record
+    return "json", json_document(f)
 
 
 def _first_line(exc: Exception) -> str:

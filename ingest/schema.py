@@ -1,4 +1,5 @@
-"""DDL of the raw layer: what ingest lands, and nothing else (no prompt or completion text).
+"""DDL of the raw layer shared by all formats: what ingest lands, and nothing else (no prompt or
+completion text). A format with a table of its own declares it in its module (`DDL`).
 
 Raw tables are append-only; dbt staging de-duplicates them. Every row remembers the file and
 line it came from, so any figure in the marts can be traced back to its input.
@@ -10,7 +11,7 @@ import duckdb
 
 MONEY = "DECIMAL(38,14)"
 PRICE = "DECIMAL(24,12)"
-_LINEAGE = "_source_file VARCHAR NOT NULL, _line BIGINT NOT NULL, _file_hash VARCHAR NOT NULL, _loaded_at TIMESTAMP NOT NULL"
+LINEAGE = "_source_file VARCHAR NOT NULL, _line BIGINT NOT NULL, _file_hash VARCHAR NOT NULL, _loaded_at TIMESTAMP NOT NULL"
 
 TOKEN_CLASSES = (
     "input_uncached_tokens",
@@ -43,38 +44,8 @@ CREATE TABLE IF NOT EXISTS raw.llm_calls (
     workflow_id VARCHAR, workflow_type VARCHAR, step VARCHAR, attempt INTEGER NOT NULL,
     team VARCHAR, user_key VARCHAR, tags VARCHAR, routed_from_model VARCHAR,
     {", ".join(f"{c} BIGINT NOT NULL" for c in TOKEN_CLASSES)},
-    gateway_reported_cost_usd {MONEY},
-    {_LINEAGE}
-);
-
-CREATE TABLE IF NOT EXISTS raw.focus_charges (
-    row_hash VARCHAR NOT NULL, billing_account_id VARCHAR,
-    billing_period_start TIMESTAMP, billing_period_end TIMESTAMP,
-    charge_period_start TIMESTAMP NOT NULL, charge_period_end TIMESTAMP,
-    charge_category VARCHAR NOT NULL, charge_class VARCHAR, provider VARCHAR NOT NULL,
-    service_name VARCHAR, sku_id VARCHAR, charge_description VARCHAR,
-    consumed_quantity DECIMAL(38,10), consumed_unit VARCHAR,
-    billed_cost {MONEY}, effective_cost {MONEY} NOT NULL, list_cost {MONEY},
-    billing_currency VARCHAR NOT NULL, invoice_id VARCHAR, extra_columns JSON,
-    {_LINEAGE}
-);
-
-CREATE TABLE IF NOT EXISTS raw.github_deliveries (
-    delivery_id VARCHAR NOT NULL, event VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL,
-    action VARCHAR, repo_full_name VARCHAR NOT NULL,
-    pr_number BIGINT, pr_title VARCHAR, pr_body VARCHAR, pr_state VARCHAR, pr_merged BOOLEAN,
-    pr_merged_at TIMESTAMP, pr_closed_at TIMESTAMP, pr_created_at TIMESTAMP,
-    head_ref VARCHAR, head_sha VARCHAR,
-    check_suite_id BIGINT, check_status VARCHAR, check_conclusion VARCHAR, check_app VARCHAR,
-    check_pr_numbers BIGINT[],
-    {_LINEAGE}
-);
-
-CREATE TABLE IF NOT EXISTS raw.outcome_events (
-    outcome_id VARCHAR NOT NULL, workflow_id VARCHAR, occurred_at TIMESTAMP NOT NULL,
-    kind VARCHAR, status VARCHAR NOT NULL, verified BOOLEAN, policy_passed BOOLEAN,
-    value_usd {MONEY},
-    {_LINEAGE}
+    gateway_reported_cost_usd {MONEY}, api_key_pseudonym VARCHAR,
+    {LINEAGE}
 );
 
 -- Configuration tables: replaced as a whole on every run (they are small and user-edited).
@@ -97,4 +68,10 @@ CREATE TABLE IF NOT EXISTS raw.fx_rates (
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw layer: the shared tables here, then each format's own (its module's DDL)."""
+    from ingest.formats import FORMATS
+
     con.execute(DDL)
+    for fmt in FORMATS:
+        if getattr(fmt, "DDL", None):
+            con.execute(fmt.DDL)

@@ -21,16 +21,14 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ingest.formats import raw_tables
 from ingest.load import load_landing
 from pipelines.dbt import MANIFEST, TokenpnlDbtTranslator, dbt_vars
 from pipelines.resources import TokenpnlResource
 from tokenpnl.publish import MARTS, publish
 
 POOL = "tokenpnl_duckdb"
-RAW_TABLES = (
-    "llm_calls", "focus_charges", "github_deliveries", "outcome_events", "price_book_rows",
-    "provider_aliases", "fx_rates", "quarantine", "load_manifest",
-)
+RAW_TABLES = (*raw_tables(), "price_book_rows", "provider_aliases", "fx_rates", "quarantine", "load_manifest")
 
 
 @multi_asset(specs=[AssetSpec(["raw", t], group_name="ingest") for t in RAW_TABLES], pool=POOL)
@@ -45,7 +43,8 @@ def raw_tables(context: AssetExecutionContext, tokenpnl: TokenpnlResource):
             alias_files=settings.all_alias_files, max_line_bytes=settings.max_line_bytes,
             progress=context.log.info,
         )
-        rows = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in RAW_TABLES}
+        existing = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}
+        rows = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] if t in existing else 0 for t in RAW_TABLES}
     finally:
         con.close()
     t = report.totals

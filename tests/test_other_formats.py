@@ -88,7 +88,7 @@ def test_unknown_shapes_and_unsupported_files_are_reported(landing):
     landing.outcomes("notes.txt", ["just text"])
     report = landing.load()
     rows = {(q["source_file"], q["line"], q["reason"]) for q in landing.rows("SELECT * FROM raw.quarantine")}
-    assert ("gateway/weird.jsonl", 0, "content matches no known gateway format (see docs/formats)") in rows
+    assert ("gateway/weird.jsonl", 0, "content matches no known gateway format (see docs/formats.md)") in rows
     assert any(f == "outcomes/notes.txt" and "unsupported file type" in r for f, _, r in rows)
     assert report.totals.loaded == 0
 

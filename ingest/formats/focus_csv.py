@@ -8,10 +8,25 @@ re-delivered row adds nothing (dbt de-duplicates on it).
 from __future__ import annotations
 
 from ingest.context import Counts, LoadContext, _lit, land, quarantine_file
+from ingest.schema import LINEAGE, MONEY
 
 NAME = "focus_csv"
 KIND = "invoices"
-LAYOUT = "csv"
+LAYOUTS = ("csv",)
+TABLE = "raw.focus_charges"
+DDL = f"""
+CREATE TABLE IF NOT EXISTS raw.focus_charges (
+    row_hash VARCHAR NOT NULL, billing_account_id VARCHAR,
+    billing_period_start TIMESTAMP, billing_period_end TIMESTAMP,
+    charge_period_start TIMESTAMP NOT NULL, charge_period_end TIMESTAMP,
+    charge_category VARCHAR NOT NULL, charge_class VARCHAR, provider VARCHAR NOT NULL,
+    service_name VARCHAR, sku_id VARCHAR, charge_description VARCHAR,
+    consumed_quantity DECIMAL(38,10), consumed_unit VARCHAR,
+    billed_cost {MONEY}, effective_cost {MONEY} NOT NULL, list_cost {MONEY},
+    billing_currency VARCHAR NOT NULL, invoice_id VARCHAR, extra_columns JSON,
+    {LINEAGE}
+);
+"""
 
 _USED = {
     "BillingAccountId": "billing_account_id", "BillingPeriodStart": None, "BillingPeriodEnd": None,

@@ -13,7 +13,8 @@ from ingest.schema import TOKEN_CLASSES
 
 NAME = "gateway_jsonl"
 KIND = "gateway"
-LAYOUT = "jsonl"
+LAYOUTS = ("jsonl",)
+TABLE = "raw.llm_calls"
 API_VALUES = ("chat.completions", "responses", "messages", "generate_content")
 
 
@@ -102,7 +103,7 @@ def _usage_problem() -> str:
     return "CASE " + " ".join(checks) + " END"
 
 
-def load(ctx: LoadContext) -> Counts:
+def load(ctx: LoadContext, sample: dict) -> Counts:
     ctx.read_json_lines()
     classes = ",\n".join(f"{_by_shape({a: s[c] for a, s in _SHAPES.items()})} AS {c}" for c in TOKEN_CLASSES)
     negative = " ".join(f"WHEN {c} < 0 THEN 'negative {c} after mapping the ' || api || ' usage'" for c in TOKEN_CLASSES)

@@ -6,10 +6,20 @@ A restated outcome (same outcome_id, later occurred_at) replaces the earlier one
 from __future__ import annotations
 
 from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
+from ingest.schema import LINEAGE, MONEY
 
 NAME = "generic_outcomes"
 KIND = "outcomes"
-LAYOUT = "jsonl"
+LAYOUTS = ("jsonl",)
+TABLE = "raw.outcome_events"
+DDL = f"""
+CREATE TABLE IF NOT EXISTS raw.outcome_events (
+    outcome_id VARCHAR NOT NULL, workflow_id VARCHAR, occurred_at TIMESTAMP NOT NULL,
+    kind VARCHAR, status VARCHAR NOT NULL, verified BOOLEAN, policy_passed BOOLEAN,
+    value_usd {MONEY},
+    {LINEAGE}
+);
+"""
 
 _COLUMNS = ["outcome_id", "workflow_id", "occurred_at", "kind", "status", "verified", "policy_passed", "value_usd"]
 
@@ -23,7 +33,7 @@ def _bool_problem(field: str) -> str:
             f"THEN '{field} must be true or false'")
 
 
-def load(ctx: LoadContext) -> Counts:
+def load(ctx: LoadContext, sample: dict) -> Counts:
     ctx.read_json_lines()
     excerpt = excerpt_sql(
         "json_object('outcome_id', (j->>'outcome_id'), 'workflow_id', (j->>'workflow_id'), 'occurred_at', (j->>'occurred_at'), 'status', (j->>'status'))"

@@ -7,11 +7,25 @@ the load statistics, not quarantined). The same delivery_id twice is one deliver
 from __future__ import annotations
 
 from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
+from ingest.schema import LINEAGE
 
 NAME = "github_deliveries"
 KIND = "outcomes"
-LAYOUT = "jsonl"
+LAYOUTS = ("jsonl",)
+TABLE = "raw.github_deliveries"
 USED_EVENTS = ("pull_request", "check_suite")
+DDL = f"""
+CREATE TABLE IF NOT EXISTS raw.github_deliveries (
+    delivery_id VARCHAR NOT NULL, event VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL,
+    action VARCHAR, repo_full_name VARCHAR NOT NULL,
+    pr_number BIGINT, pr_title VARCHAR, pr_body VARCHAR, pr_state VARCHAR, pr_merged BOOLEAN,
+    pr_merged_at TIMESTAMP, pr_closed_at TIMESTAMP, pr_created_at TIMESTAMP,
+    head_ref VARCHAR, head_sha VARCHAR,
+    check_suite_id BIGINT, check_status VARCHAR, check_conclusion VARCHAR, check_app VARCHAR,
+    check_pr_numbers BIGINT[],
+    {LINEAGE}
+);
+"""
 
 _COLUMNS = [
     "delivery_id", "event", "received_at", "action", "repo_full_name", "pr_number", "pr_title", "pr_body",
@@ -28,7 +42,7 @@ def _optional_ts(expr: str, what: str) -> str:
     return f"WHEN {expr} IS NOT NULL AND ts_problem({expr}, '{what}') IS NOT NULL THEN ts_problem({expr}, '{what}')"
 
 
-def load(ctx: LoadContext) -> Counts:
+def load(ctx: LoadContext, sample: dict) -> Counts:
     ctx.read_json_lines()
     excerpt = excerpt_sql(
         "json_object('event', event, 'delivery_id', delivery_id, 'received_at', received, 'action', (p->>'action'), 'repository', (p->>'$.repository.full_name'))"
