@@ -19,7 +19,12 @@ from ingest.files import LandingFile
 
 # Text-bearing keys: everything from the first of these on is cut from a quarantine excerpt
 # of a line we could not parse, so a broken record cannot leak its prompt into the warehouse.
-_TEXT_KEYS = "messages|input|output|response|prompt|completion|content|text|system|instructions|choices|candidates|contents|body"
+_TEXT_KEYS = ("messages|input|output|response|prompt|completion|content|text|system|instructions|choices|candidates"
+              "|contents|body|subject|description|summary|comment|comments")
+
+
+# Identifier values masked in an excerpt (pseudonymised when the record is valid).
+_ID_KEYS = "user|end_user|user_id|email|api_key|enduser.id|user.id|requester_id|assignee_id|accountId"
 
 
 @dataclass
@@ -75,9 +80,15 @@ NOT_A_JSON_OBJECT = "WHEN j IS NULL THEN 'malformed JSON' WHEN json_type(j) <> '
 
 
 def excerpt_sql(summary_json: str) -> str:
-    """The quarantine excerpt of a JSON record: an allow-listed summary, or for a line that is not
-    a JSON object the redacted start of the line."""
-    return f"CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql('raw')} ELSE ({summary_json})::VARCHAR END"
+    """The quarantine excerpt of a JSON record: an allow-listed summary of an object; nothing of a
+    JSON array or scalar, nor of a line that does not start an object (e.g. the rest of a prompt
+    broken by a raw newline); of a broken object its redacted start."""
+    return (
+        f"CASE WHEN j IS NOT NULL AND json_type(j) = 'OBJECT' THEN ({summary_json})::VARCHAR "
+        "WHEN j IS NOT NULL THEN '(a JSON ' || lower(json_type(j)) || ', content removed)' "
+        "WHEN NOT starts_with(ltrim(raw), '{') THEN '(not the start of a JSON object, content removed)' "
+        f"ELSE {redacted_excerpt_sql('raw')} END"
+    )
 
 
 def _lit(value: str) -> str:
@@ -85,10 +96,9 @@ def _lit(value: str) -> str:
 
 
 def redacted_excerpt_sql(raw_col: str) -> str:
-    """An excerpt of an unparseable line with anything after a text-bearing key removed."""
-    return (
-        f"left(regexp_replace({raw_col}, '\"({_TEXT_KEYS})\"\\s*:.*$', '\"\\1\": <removed>', 'i'), 300)"
-    )
+    """An excerpt of an unparseable line: identifiers masked, anything after a text-bearing key cut."""
+    masked = f"regexp_replace({raw_col}, '\"({_ID_KEYS})\"\\s*:\\s*\"[^\"]*\"?', '\"\\1\": \"<removed>\"', 'gi')"
+    return f"left(regexp_replace({masked}, '\"({_TEXT_KEYS})\"\\s*:.*$', '\"\\1\": <removed>', 'i'), 300)"
 
 
 def install_macros(con: duckdb.DuckDBPyConnection, key: bytes) -> None:

@@ -95,8 +95,10 @@ def _open_text(f: LandingFile):
     return open(f.path, encoding="utf-8", errors="replace")
 
 
-def first_record(f: LandingFile, max_lines: int = 50) -> dict | None:
-    """The first line (of the first few) that parses as a JSON object, to recognise the shape."""
+def first_record(f: LandingFile, max_lines: int = 50, *, first_only: bool = False) -> dict | None:
+    """The first line (of the first few) that parses as a JSON object, to recognise the shape.
+    With first_only, only the first non-blank line counts (a pretty-printed document's inner
+    lines can be complete objects too)."""
     try:
         with _open_text(f) as fh:
             for _, line in zip(range(max_lines), fh):
@@ -106,9 +108,11 @@ def first_record(f: LandingFile, max_lines: int = 50) -> dict | None:
                 try:
                     rec = json.loads(line)
                 except ValueError:
-                    continue
+                    rec = None
                 if isinstance(rec, dict):
                     return rec
+                if first_only:
+                    return None
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
     return None

@@ -113,7 +113,7 @@ def _sample(f: LandingFile) -> tuple[str, dict | list[str] | None]:
     """How the file is laid out, and what its format is recognised from."""
     if f.inner_suffix == ".csv":
         return "csv", csv_header(f)
-    record = first_record(f)
+    record = first_record(f, first_only=f.inner_suffix == ".json")
     if record is not None or f.inner_suffix != ".json":
         return "jsonl", record
     return "json", json_document(f)

@@ -1,8 +1,26 @@
 """Seeded demo data for tokenpnl, with an independent ground truth of every mart.
 
-`generate()` writes a realistic landing folder (gateway JSONL in four usage shapes,
-FOCUS invoices, GitHub webhook deliveries, generic outcome events) and a user price
-book, and returns a `Truth`: the rows every mart must hold for that folder.
+`generate()` writes a realistic landing folder and a user price book, and returns a
+`Truth`: the rows every mart must hold for that folder. The folder mixes every format of
+shared/spec/inputs.md (`all_formats=True`, the default):
+
+- G1 gateway JSONL in four usage shapes (most calls);
+- G2 OpenTelemetry GenAI spans, OTLP/JSON export requests one per line
+  (`gateway/otel/`): some workflows' calls, with invoke_agent and execute_tool spans that
+  must never count, current and legacy attribute names, cache counts reported apart,
+  attributes on the resource overridden by the span, and re-exported spans;
+- G3 LiteLLM spend logs, one JSONL and one CSV export (`gateway/litellm/`): the
+  support desk's proxy, with the gateway's own `spend`, attribution through
+  `spend_logs_metadata`, request tags, team aliases and session ids, and a request logged
+  twice (the later endTime wins, even from the file that sorts first);
+- I1 FOCUS invoices, and I2 provider cost reports (`invoices/openai/costs/`, one
+  pretty-printed OpenAI Costs API page; `invoices/anthropic/cost_report/`, Anthropic
+  cost report pages one per line, amounts in cents) for the provider-months FOCUS no
+  longer bills;
+- O1 GitHub webhook deliveries, O2 ticket events for `support_ticket` workflows (Zendesk
+  event webhooks and Jira `jira:issue_updated` webhooks), O3 generic outcome events.
+
+`all_formats=False` writes the G1/I1/O1/O3-only folder of earlier versions, byte for byte.
 
 The truth is a second implementation of shared/spec/rules.md, deliberately written
 without DuckDB, dbt or dataframes: plain Python over the objects the generator knows
@@ -16,12 +34,35 @@ outside the candidates count, 1-hour cache writes, streaming duplicates, re-drop
 files, timestamps with offsets that change the UTC day or month, a mid-period price
 change, a long-context price tier and its exact threshold, dated snapshot ids, an
 unpriced model, FOCUS corrections billed a month late, reverts inside and at the edge
-of the revert window, failed checks re-run green, restated outcomes, and a few
-malformed records that must be quarantined.
+of the revert window, failed checks re-run green, restated outcomes, tickets reopened
+inside, after and exactly at the end of the reopen window, escalations by tag and by
+Jira transition, redelivered webhooks and re-delivered cost report pages, workflows
+whose calls arrive through two formats, and a few malformed records that must be
+quarantined.
+
+Conventions for the newer formats, which the parsers follow too:
+
+- G2: call_id = lower(traceId) + '-' + lower(spanId); occurred_at = startTimeUnixNano
+  (UTC, truncated to microseconds); a call is a span whose gen_ai.operation.name is chat,
+  text_completion, generate_content or embeddings AND that carries usage attributes;
+  uncached = input - cache_read - cache_write unless cache_read + cache_write > input
+  (reported apart: uncached = input); 1-hour writes 0; status 'error' for span status
+  code 2 else 'ok'; span attributes win over resource attributes of the same key;
+  gateway_reported_cost_usd and routed_from_model NULL.
+- G3: call_id = request_id; occurred_at = startTime; status as given ('success',
+  'failure'); gateway_reported_cost_usd = spend; routed_from_model NULL; 1-hour writes 0;
+  an empty CSV cell is an absent value.
+- I2: each result is a usage amount of its bucket's start month (UTC); Anthropic amounts
+  are cents. They add to FOCUS amounts of the same provider-month (here: the FOCUS
+  correction of openai's first month, billed in its second month's Azure file).
+- O2: outcome_id 'zendesk:<id>' / 'jira:<key>', external_ref 'zendesk:<id>' / '<key>';
+  links from the workflow_id:<id> tags/labels of the ticket's latest event; resolved_at
+  = the first solve; value_usd NULL.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import gzip
 import hashlib
@@ -43,6 +84,9 @@ import random
 # --------------------------------------------------------------------------------------
 
 SOURCE_FORMAT = "gateway_jsonl"
+OTEL_FORMAT = "otel_spans"
+LITELLM_FORMAT = "litellm_spend_logs"
+REOPEN_WINDOW = timedelta(days=7)  # reopen_window_days
 OUTCOME_GRACE = timedelta(days=14)  # outcome_grace_days
 REVERT_WINDOW = timedelta(days=14)  # revert_window_days
 TOLERANCE_PCT = 5  # reconciliation_tolerance_pct
@@ -55,6 +99,11 @@ PROVIDER_ALIASES = {
     "moonshot_ai": "moonshot",
     "gcp.gemini": "google",
     "gcp.vertex_ai": "google",
+    # more of the shipped defaults (models/provider_aliases.csv), used by G2 and G3 records
+    "vertex_ai": "google",
+    "gemini": "google",
+    "vllm": "self_hosted",
+    "z.ai": "zhipu",
 }
 # Marker put into every prompt/completion text we log: it must never reach the truth
 # (or the warehouse).
@@ -312,6 +361,9 @@ class Call:
     latency_ms: int = 0
     shape_roll: float = 0.0  # which optional usage fields this record carries
     partial: Tokens | None = None  # an earlier streaming version, logged first
+    source: str = SOURCE_FORMAT  # the format that carries it: gateway_jsonl | otel_spans | litellm_spend_logs
+    trace_id: str | None = None  # otel_spans: the trace (one per workflow) it belongs to
+    gateway_cost: Decimal | None = None  # litellm_spend_logs: the gateway's own `spend`
 
     @property
     def provider(self) -> str:
@@ -400,6 +452,36 @@ class OutcomeEvent:
     evidence: list[str]
     value_usd: Decimal | None
     ts_style: str = "z"
+
+
+@dataclass
+class TicketEvent:
+    """One O2 ticket event: a Zendesk event webhook or a Jira issue_updated webhook."""
+
+    event_id: str  # Zendesk event uuid; Jira changelog id
+    at: datetime  # naive UTC (Zendesk: whole seconds; Jira: milliseconds)
+    kind: str  # status | tags | group (Zendesk) ; status | labels (Jira)
+    previous: str | None  # status before a status change (Zendesk upper-case, Jira status name)
+    current: str  # status after the event
+    tags: list[str]  # the ticket's tags / labels after the event
+    tags_added: list[str] = field(default_factory=list)
+    tags_removed: list[str] = field(default_factory=list)
+    group: str | None = None  # Zendesk group after the event
+    previous_group: str | None = None
+
+
+@dataclass
+class Ticket:
+    system: str  # zendesk | jira
+    ticket: str  # Zendesk ticket id, Jira issue key
+    issue_id: str  # Jira numeric issue id ('' for Zendesk)
+    created_at: datetime
+    events: list[TicketEvent] = field(default_factory=list)
+    redelivered: str | None = None  # an event id delivered twice
+
+    @property
+    def outcome_id(self) -> str:
+        return f"{self.system}:{self.ticket}"
 
 
 @dataclass
@@ -548,8 +630,10 @@ def render_usage(spec: ModelSpec, t: Tokens, roll: float) -> dict:
 # --------------------------------------------------------------------------------------
 
 WORKFLOW_TYPES = [("code_change", 5), ("itinerary_booking", 3), ("support_reply", 4)]
+# all_formats: part of the support work becomes ticket work, judged by Zendesk and Jira
+WORKFLOW_TYPES_ALL = [("code_change", 5), ("itinerary_booking", 3), ("support_reply", 2), ("support_ticket", 3)]
 TEAMS = {"code_change": ["payments", "search", "platform"], "itinerary_booking": ["travel"],
-         "support_reply": ["support"]}
+         "support_reply": ["support"], "support_ticket": ["support"]}
 REPOS = {"payments": "acme/ledger", "search": "acme/search-api", "platform": "acme/platform-infra"}
 REPO_KEYS = {"acme/ledger": "LED", "acme/search-api": "SRCH", "acme/platform-infra": "PLAT"}
 USERS = {
@@ -588,6 +672,27 @@ GENERIC_SCENARIOS = [
 ]
 FORCED_GENERIC_SCENARIOS = ["not_verified", "policy_failed", "rejected", "pending",
                             "restated_to_accepted", "restated_to_rejected", "accepted_no_policy_field"]
+# support_ticket outcome stories (O2); zd_* are Zendesk tickets, jira_* Jira issues
+TICKET_SCENARIOS = [
+    ("zd_solved", 40), ("zd_solved_closed", 8), ("zd_reopened", 4), ("zd_reopened_late", 2),
+    ("zd_escalated", 4), ("zd_group_only", 5), ("zd_open", 4), ("zd_closed_unsolved", 2),
+    ("jira_done", 12), ("jira_resolved", 3), ("jira_reopened", 2), ("jira_escalated", 2),
+    ("jira_open", 2), ("none", 10),
+]
+FORCED_TICKET_SCENARIOS = [
+    "zd_reopened", "zd_reopened_late", "zd_reopened_at_edge", "zd_escalated", "zd_group_only",
+    "zd_escalated_after_solve", "zd_escalated_open", "zd_closed_unsolved", "zd_retagged",
+    "zd_redelivered", "zd_solved_closed", "zd_open", "jira_reopened", "jira_escalated",
+    "jira_labels_later", "jira_resolved", "jira_open", "jira_reopened_late",
+]
+ZENDESK_GROUPS = {"tier1": "360001", "billing": "360002", "tier2": "360007"}
+ZENDESK_OPEN = {"NEW", "OPEN", "PENDING", "HOLD"}
+ZENDESK_SOLVED = {"SOLVED", "CLOSED"}
+JIRA_CATEGORY = {"To Do": "new", "In Progress": "indeterminate", "Escalated": "indeterminate",
+                 "Waiting for customer": "indeterminate", "Done": "done", "Resolved": "done", "Closed": "done"}
+JIRA_STATUS_IDS = {"To Do": "10000", "In Progress": "3", "Escalated": "10102", "Waiting for customer": "10101",
+                   "Done": "10001", "Resolved": "5", "Closed": "6"}
+JIRA_DONE = {name for name, cat in JIRA_CATEGORY.items() if cat == "done"}
 STEP_SIZES = {  # (input lo, input hi, output lo, output hi)
     "plan": (3_000, 12_000, 300, 1_500), "execute": (8_000, 60_000, 400, 4_000),
     "review": (5_000, 30_000, 200, 1_200), "evaluate": (2_000, 15_000, 40, 400),
@@ -603,11 +708,19 @@ class World:
     prs: list[PullRequest]
     events: list[OutcomeEvent]
     other_deliveries: list[dict]  # GitHub events that are not used (push, issue_comment)
+    tickets: list[Ticket] = field(default_factory=list)
 
 
 class _Generator:
-    def __init__(self, seed: int, start: date, days: int, workflows_per_day: int):
+    def __init__(self, seed: int, start: date, days: int, workflows_per_day: int, all_formats: bool = False):
         self.rng = random.Random(seed)
+        # every choice the newer formats add draws from a second stream, so the
+        # G1/I1/O1/O3-only folder stays byte for byte what it was
+        self.frng = random.Random(seed * 1_000_003 + 101)
+        self.all_formats = all_formats
+        self.planted_calls: set[int] = set()  # id() of calls placed on purpose at a boundary
+        self.tickets: list[Ticket] = []
+        self._ticket_seq = {"zendesk": 35_400, "jira": 0}
         self.seed = seed
         self.start = start
         self.days = days
@@ -763,22 +876,25 @@ class _Generator:
 
     def build(self) -> World:
         r = self.rng
+        types = WORKFLOW_TYPES_ALL if self.all_formats else WORKFLOW_TYPES
         for d in range(self.days):
             day = self.start + timedelta(days=d)
             # the last day's workflows finish before the as-of instant
             latest = 86_399 if d < self.days - 1 else 22 * 3600
             for _ in range(self.wpd):
-                wtype = self._pick(WORKFLOW_TYPES)
+                wtype = self._pick(types)
                 team = r.choice(TEAMS[wtype])
                 start = _midnight(day) + self._seconds(0, latest)
                 self.workflow(wtype, team, start, labels_late=r.random() < 0.03)
             for _ in range(r.randint(6, 12)):
                 self.unattributed(_midnight(day) + self._seconds(0, latest))
+        before = len(self.calls)
         self._plant_calls()
+        self.planted_calls = {id(c) for c in self.calls[before:]}
         self.calls.sort(key=lambda c: (c.occurred_at, c.call_id))
         self.workflows.sort(key=lambda w: (w.start, w.workflow_id))
         self._outcomes()
-        return World(self.calls, self.workflows, self.prs, self.events, self.other_deliveries)
+        return World(self.calls, self.workflows, self.prs, self.events, self.other_deliveries, self.tickets)
 
     def _in_period(self, at: datetime) -> bool:
         return _midnight(self.start) <= at < self.limit
@@ -826,7 +942,9 @@ class _Generator:
     def _outcomes(self) -> None:
         r = self.rng
         code = [w for w in self.workflows if w.workflow_type == "code_change" and w.scenario is None]
-        generic = [w for w in self.workflows if w.workflow_type != "code_change" and w.scenario is None]
+        generic = [w for w in self.workflows if w.workflow_type not in ("code_change", "support_ticket")
+                   and w.scenario is None]
+        ticket_wfs = [w for w in self.workflows if w.workflow_type == "support_ticket" and w.scenario is None]
         self._assign_forced(code, generic)
         for wf in code:
             if wf.scenario is None:
@@ -845,8 +963,15 @@ class _Generator:
         at = _midnight(self.start) + timedelta(days=min(3, self.days - 1), hours=15)
         self.events.append(OutcomeEvent("bk_manual0001", "wf_manual_0001", at, "itinerary_booked",
                                         "accepted", True, True, ["crm://case/88121"], Decimal("55.00")))
+        if ticket_wfs:
+            self._tickets(ticket_wfs)
         # drop every event past the as-of instant: none are generated after it
         self.events = [e for e in self.events if e.occurred_at < self.limit]
+        for t in self.tickets:
+            t.events = [e for e in t.events if e.at < self.limit]
+            if t.redelivered not in {e.event_id for e in t.events}:
+                t.redelivered = None
+        self.tickets = [t for t in self.tickets if t.events]
         for pr in self.prs:
             pr.states = [s for s in pr.states if s.received_at < self.limit]
             pr.checks = [c for c in pr.checks if c.received_at < self.limit]
@@ -1072,6 +1197,139 @@ class _Generator:
             event(self._after(at, 3600, 2 * 86_400), "rejected", verified=True, val=None)
 
 
+    # tickets (O2) ---------------------------------------------------------------------
+
+    def _tickets(self, wfs: list[WorkflowPlan]) -> None:
+        """A ticket per support_ticket workflow (most in Zendesk, some in Jira), plus
+        tickets nobody's agent worked on (linked to no workflow)."""
+        r, start = self.frng, _midnight(self.start)
+        early = [w for w in wfs if w.start < start + timedelta(days=12)]
+        for wf, scenario in zip(early, FORCED_TICKET_SCENARIOS):
+            wf.scenario = scenario
+        # solved within the last days: its reopen window is still open at the as-of instant
+        recent = [w for w in wfs if w.scenario is None and w.start > self.instant - timedelta(days=6)
+                  and w.end < self.instant - timedelta(days=1)]
+        if recent:
+            recent[0].scenario = "zd_solved_recent"
+        for wf in wfs:
+            if wf.scenario is None:
+                names, weights = zip(*TICKET_SCENARIOS)
+                wf.scenario = r.choices(names, weights=weights)[0]
+            if wf.scenario != "none":
+                self._ticket_story(wf.scenario, wf.start, wf.end, wf.workflow_id)
+        for days, scenario in ((2, "zd_solved"), (3, "jira_done")):
+            if days < self.days:
+                opened = start + timedelta(days=days, hours=10, seconds=r.randint(0, 3000))
+                self._ticket_story(scenario, opened, opened + timedelta(minutes=20), None)
+
+    def _ticket_story(self, s: str, begin: datetime, end: datetime, workflow_id: str | None) -> None:
+        r = self.frng
+        secs = lambda lo, hi: timedelta(milliseconds=r.randint(int(lo * 1000), int(hi * 1000)))  # noqa: E731
+        tag = f"workflow_id:{workflow_id}" if workflow_id else None
+        if s.startswith("jira"):
+            self._ticket_seq["jira"] += 1
+            n = self._ticket_seq["jira"]
+            labels = ["ai_assisted"] + ([tag] if tag and s != "jira_labels_later" else [])
+            log = _TicketLog(self, Ticket("jira", f"SUP-{n}", str(10_300 + n), begin - secs(60, 1800)),
+                             "To Do", labels, None)
+            log.move(begin + secs(1, 30), "In Progress")
+            if s == "jira_labels_later" and tag:
+                log.retag(end + secs(30, 300), added=[tag])
+            if s == "jira_escalated":
+                log.move(end + secs(60, 3600), "Escalated")  # handed to a human before solving
+            if s == "jira_open":
+                if r.random() < 0.5:
+                    log.move(end + secs(600, 86_400), "Waiting for customer")
+                return
+            solved = log.move(end + secs(600, 30 * 3600), "Resolved" if s == "jira_resolved" else "Done")
+            if s == "jira_reopened":  # done -> in progress inside the window
+                again = log.move(solved.at + secs(3 * 3600, 6 * 86_400), "In Progress")
+                log.move(again.at + secs(3600, 2 * 86_400), "Done")
+            elif s == "jira_reopened_late":
+                again = log.move(solved.at + REOPEN_WINDOW + secs(3600, 3 * 86_400), "In Progress")
+                log.move(again.at + secs(3600, 86_400), "Done")
+            return
+        self._ticket_seq["zendesk"] += 1
+        topic = r.choice(["billing", "shipping", "refund", "login"])
+        group = ZENDESK_GROUPS["billing" if topic in ("billing", "refund") else "tier1"]
+        created = begin - secs(120, 5400)
+        log = _TicketLog(self, Ticket("zendesk", str(self._ticket_seq["zendesk"]), "", created),
+                         "NEW", ["ai_assisted", topic], group)
+        log.move(created + secs(5, 90), "OPEN")
+        if s == "zd_retagged" and tag:  # the agent tagged the wrong workflow first, then fixed it
+            wrong = f"workflow_id:wf_{r.getrandbits(40):010x}"
+            log.retag(begin + secs(1, 20), added=[wrong])
+            log.retag(end + secs(60, 600), added=[tag], removed=[wrong])
+        elif tag:
+            log.retag(begin + secs(1, 20), added=[tag])
+        solve_at = end + (secs(600, 7200) if s == "zd_solved_recent" else secs(300, 30 * 3600))
+        if s in ("zd_escalated", "zd_escalated_open"):
+            esc = log.retag(end + secs(60, 240), added=["escalated"])
+            log.assign(esc.at + secs(2, 30), ZENDESK_GROUPS["tier2"])
+            solve_at = max(solve_at, esc.at + timedelta(hours=1))
+        if s == "zd_group_only":  # reassigned, not escalated (human_groups is empty by default)
+            log.assign(end + secs(60, 240), ZENDESK_GROUPS["tier2" if r.random() < 0.5 else "billing"])
+        if s in ("zd_open", "zd_escalated_open"):
+            if r.random() < 0.7:
+                log.move(end + secs(600, 86_400), r.choice(["PENDING", "HOLD"]))
+            return
+        if s == "zd_closed_unsolved":
+            log.move(end + secs(600, 3 * 86_400), "CLOSED")
+            return
+        if r.random() < 0.3:
+            log.move(end + (solve_at - end) / 2, "PENDING")
+        solved = log.move(solve_at, "SOLVED")
+        if s == "zd_redelivered":
+            log.ticket.redelivered = solved.event_id
+        last = solved
+        if s == "zd_reopened":
+            again = log.move(solved.at + secs(2 * 3600, 6 * 86_400 + 20 * 3600), r.choice(["OPEN", "PENDING"]))
+            last = log.move(again.at + secs(3600, 30 * 3600), "SOLVED")
+        elif s in ("zd_reopened_late", "zd_reopened_at_edge"):
+            late = secs(3600, 4 * 86_400) if s == "zd_reopened_late" else timedelta(0)
+            again = log.move(solved.at + REOPEN_WINDOW + late, "OPEN")  # at the edge: not inside
+            last = log.move(again.at + secs(3600, 30 * 3600), "SOLVED")
+        elif s == "zd_escalated_after_solve":  # escalated only after solving: still a success
+            log.retag(solved.at + secs(86_400, 3 * 86_400), added=["escalated"])
+        if s == "zd_solved_closed" or (s in ("zd_solved", "zd_reopened_late") and r.random() < 0.3):
+            log.move(last.at + timedelta(days=4) + secs(0, 6 * 3600), "CLOSED")  # closed keeps it solved
+
+
+class _TicketLog:
+    """Builds a ticket's event history; every event strictly later than the one before."""
+
+    def __init__(self, gen: _Generator, ticket: Ticket, status: str, tags: list[str], group: str | None):
+        self.gen, self.ticket, self.status, self.tags, self.group = gen, ticket, status, list(tags), group
+        gen.tickets.append(ticket)
+
+    def _event(self, at: datetime, kind: str, **kw) -> TicketEvent:
+        zendesk = self.ticket.system == "zendesk"
+        at = at.replace(microsecond=0 if zendesk else at.microsecond // 1000 * 1000)
+        if self.ticket.events and at <= self.ticket.events[-1].at:
+            at = self.ticket.events[-1].at + timedelta(seconds=1)
+        if zendesk:
+            event_id = str(uuid.UUID(int=self.gen.frng.getrandbits(128), version=4))
+        else:
+            event_id = str(88_000 + sum(len(t.events) for t in self.gen.tickets if t.system == "jira"))
+        e = TicketEvent(event_id, at, kind, kw.pop("previous", None), self.status, list(self.tags),
+                        group=self.group, **kw)
+        self.ticket.events.append(e)
+        return e
+
+    def move(self, at: datetime, status: str) -> TicketEvent:
+        previous, self.status = self.status, status
+        return self._event(at, "status", previous=previous)
+
+    def retag(self, at: datetime, added=(), removed=()) -> TicketEvent:
+        self.tags = [t for t in self.tags if t not in removed] + [t for t in added if t not in self.tags]
+        kind = "tags" if self.ticket.system == "zendesk" else "labels"
+        return self._event(at, kind, tags_added=list(added), tags_removed=list(removed))
+
+    def assign(self, at: datetime, group: str) -> TicketEvent:
+        previous, self.group = self.group, group
+        return self._event(at, "group", previous_group=previous)
+
+
 # --------------------------------------------------------------------------------------
 # Invoices (I1 FOCUS): built from the list cost the truth computes per provider-month.
 # --------------------------------------------------------------------------------------
@@ -1098,18 +1356,19 @@ BILLERS = {
 
 
 def build_invoices(rng: random.Random, priced_by_pm: dict[tuple[str, date], list[PricedCall]],
-                   months: list[date]) -> dict[str, list[FocusRow]]:
+                   months: list[date], skip: set[tuple[str, date]] = frozenset()) -> dict[str, list[FocusRow]]:
     """FOCUS files per (provider, month). Usage differs from list cost by a few percent;
     google's last month is over tolerance; zhipu's last month has no invoice yet
     (awaiting_invoice); self_hosted and moonshot are never billed; mistral bills a
     month in which we logged no calls (unallocated); openai's first month gets a
-    correction billed in the second month's file; every file has a Tax row."""
+    correction billed in the second month's file; every file has a Tax row. The
+    provider-months in `skip` are billed by a provider cost report instead (I2)."""
     files: dict[str, list[FocusRow]] = {}
     last = months[-1]
     for provider in ("openai", "anthropic", "google", "zhipu"):
         for idx, m in enumerate(months):
             calls = [p for p in priced_by_pm.get((provider, m), []) if p.is_priced]
-            if not calls or (provider == "zhipu" and m == last and len(months) > 1):
+            if not calls or (provider == "zhipu" and m == last and len(months) > 1) or (provider, m) in skip:
                 continue
             factor = Decimal("1.074") if (provider == "google" and m == last) else \
                 Decimal(1) + Decimal(rng.randint(-400, 400)) / 10_000
@@ -1257,6 +1516,10 @@ def gateway_record(call: Call, tokens: Tokens) -> dict:
 
 def _dumps(obj) -> str:
     return json.dumps(obj, separators=(", ", ": "), ensure_ascii=False)
+
+
+def _compact(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 class _GatewayWriter:
@@ -1438,6 +1701,697 @@ def write_generic(landing: Path, events: list[OutcomeEvent]) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# G2 and G3: which calls reach us through OpenTelemetry or the LiteLLM proxy.
+# --------------------------------------------------------------------------------------
+
+# (share through OTel spans, share through LiteLLM) of a workflow type's workflows
+CHANNEL_SHARES = {"code_change": (0.12, 0.08), "itinerary_booking": (0.35, 0.10),
+                  "support_reply": (0.05, 0.10), "support_ticket": (0.15, 0.60)}
+# provider names as each format writes them (all in the shipped alias table)
+OTEL_PROVIDERS = {"anthropic": ["anthropic"], "openai": ["openai"], "google": ["gcp.vertex_ai", "gcp.gemini"],
+                  "zai": ["z.ai"], "hosted_vllm": ["vllm"], "self_hosted": ["vllm"], "moonshot_ai": ["moonshot_ai"]}
+LITELLM_PROVIDERS = {"anthropic": ["anthropic"], "openai": ["openai"], "google": ["vertex_ai", "gemini"],
+                     "zai": ["zai"], "hosted_vllm": ["hosted_vllm"], "self_hosted": ["hosted_vllm"],
+                     "moonshot_ai": ["moonshot"]}
+
+
+def route_calls(gen: _Generator, world: World) -> None:
+    """Move some workflows (and some unattributed calls) to G2 or G3. A moved call gets
+    the format's own id, loses what the format cannot say (1-hour cache writes, the
+    router's default model) and, for spans, microseconds."""
+    r = gen.frng
+    for wf in world.workflows:
+        if any(id(c) in gen.planted_calls for c in wf.calls):
+            continue  # boundary cases stay where their tests look for them
+        otel, litellm = CHANNEL_SHARES[wf.workflow_type]
+        x = r.random()
+        if x >= otel + litellm:
+            continue
+        channel = OTEL_FORMAT if x < otel else LITELLM_FORMAT
+        trace = f"{r.getrandbits(128):032x}"
+        for c in wf.calls:
+            ch = channel
+            if channel == OTEL_FORMAT and c.step == "evaluate" and r.random() < 0.5:
+                ch = LITELLM_FORMAT  # the evaluator runs behind the proxy: one workflow, two formats
+            _reroute(r, c, ch, trace)
+    for c in world.calls:
+        if c.workflow_id is None and c.source == SOURCE_FORMAT and id(c) not in gen.planted_calls:
+            x = r.random()
+            if x < 0.08:
+                _reroute(r, c, OTEL_FORMAT, f"{r.getrandbits(128):032x}")
+            elif x < 0.16:
+                _reroute(r, c, LITELLM_FORMAT, None)
+    world.calls.sort(key=lambda c: (c.occurred_at, c.call_id))
+
+
+def _reroute(r: random.Random, c: Call, channel: str, trace: str | None) -> None:
+    c.source = channel
+    c.tokens.cache_write_1h = 0  # neither format reports 1-hour cache writes
+    c.routed_from = None
+    if channel == OTEL_FORMAT:
+        c.provider_logged = r.choice(OTEL_PROVIDERS[c.spec.provider])
+        c.trace_id = trace
+        c.call_id = f"{trace}-{r.getrandbits(64) | 1:016x}"
+        c.occurred_at += timedelta(microseconds=r.randint(1, 999))
+    else:
+        c.provider_logged = r.choice(LITELLM_PROVIDERS[c.spec.provider])
+        c.call_id = f"chatcmpl-{uuid.UUID(int=r.getrandbits(128), version=4)}"
+        c.status = "success" if c.status == "ok" else "failure"
+
+
+def set_gateway_costs(r: random.Random, calls: list[Call], priced: dict[str, PricedCall]) -> None:
+    """LiteLLM's own estimate (`spend`): its price table is a little off ours; 0 when it
+    has no price either. At most 10 decimals, as the export writes them."""
+    factors: dict[str, Decimal] = {}
+    for c in calls:
+        if c.source != LITELLM_FORMAT:
+            continue
+        p = priced[c.call_id]
+        if not p.is_priced:
+            c.gateway_cost = Decimal("0.0")  # written 0.0, as the float column prints it
+            continue
+        f = factors.setdefault(c.model, Decimal(r.randint(9_700, 10_300)) / 10_000)
+        c.gateway_cost = _plain((p.list_cost * f).quantize(Q10, ROUND_HALF_UP))
+
+
+def _plain(d: Decimal) -> Decimal:
+    """Without trailing zeros (and never in exponent form when printed with 'f')."""
+    return d.normalize() if d else Decimal(0)
+
+
+_EXACT = "@@DEC@@"
+
+
+def _dumps_exact(obj, **kw) -> str:
+    """JSON with Decimals written as exact JSON numbers (json cannot do that itself)."""
+    def mark(o):
+        if isinstance(o, Decimal):
+            return _EXACT + format(o, "f")
+        if isinstance(o, dict):
+            return {k: mark(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [mark(v) for v in o]
+        return o
+    text = json.dumps(mark(obj), ensure_ascii=False, **kw)
+    return re.sub('"' + _EXACT + r'(-?[0-9.]+)"', r"\1", text)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _unix_ns(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _prompt_messages() -> list[dict]:
+    return [{"role": "system", "content": f"{PROMPT_MARKER} You are a careful agent."},
+            {"role": "user", "content": f"{PROMPT_MARKER} customer card ending 4242"}]
+
+
+OTEL_SERVICES = {"code_change": "code-agent", "itinerary_booking": "booking-agent",
+                 "support_reply": "support-reply-agent", "support_ticket": "helpdesk-agent", None: "batch-classifier"}
+OTEL_SCOPES = {"anthropic": ("opentelemetry.instrumentation.anthropic", "0.47.1"),
+               "google": ("opentelemetry.instrumentation.google_genai", "0.4b0"),
+               None: ("opentelemetry.instrumentation.openai", "0.47.1")}  # OpenAI-compatible clients
+AGENT_SCOPE = ("tokenpnl.agents", "1.4.0")
+OTEL_TOOLS = ["search_flights", "lookup_order", "run_tests", "read_file", "kb_search", "refund_quote"]
+
+
+class _OtelWriter:
+    """OTLP/JSON export requests, one per line, as the Collector's file exporter writes
+    them: a workflow is a trace (an invoke_agent span, its chat spans, execute_tool
+    spans), exported in one or two batches."""
+
+    def __init__(self, rng: random.Random):
+        self.r = rng
+        self.lines: list[tuple[datetime, str]] = []
+        self.resend: tuple | None = None  # (export time, resource, scope, span) re-sent alone
+        self.no_usage_planted = False
+
+    def _value(self, v) -> dict:
+        if isinstance(v, bool):
+            return {"boolValue": v}
+        if isinstance(v, int):  # int64: a decimal string by the spec, a number by some exporters
+            return {"intValue": str(v) if self.r.random() < 0.7 else v}
+        if isinstance(v, list):
+            return {"arrayValue": {"values": [{"stringValue": x} for x in v]}}
+        return {"stringValue": v}
+
+    def _attrs(self, pairs) -> list[dict]:
+        return [{"key": k, "value": self._value(v)} for k, v in pairs]
+
+    def write(self, landing: Path, calls: list[Call]) -> None:
+        traces: dict[str, list[Call]] = defaultdict(list)
+        for c in calls:
+            if c.source == OTEL_FORMAT:
+                traces[c.trace_id].append(c)
+        for trace, cs in traces.items():
+            self._trace(trace, sorted(cs, key=lambda c: c.occurred_at))
+        self.lines.sort(key=lambda x: x[0])
+        if self.resend:  # the same span exported again in a request of its own
+            at, resource, scope, span = self.resend
+            self.lines.append((at + timedelta(seconds=45), _compact({"resourceSpans": [
+                {"resource": resource, "scopeSpans": [{"scope": scope, "spans": [span]}]}]})))
+            self.lines.sort(key=lambda x: x[0])
+        if len(self.lines) > 4:  # a whole export request retried: the same line again, a little later
+            self.lines.insert(4, self.lines[2])
+        by_month: dict[date, list[str]] = defaultdict(list)
+        for at, text in self.lines:
+            by_month[month_of(at)].append(text)
+        for i, (m, texts) in enumerate(sorted(by_month.items())):
+            ext = "jsonl.gz" if i % 2 else "jsonl"
+            _write_bytes(landing / f"gateway/otel/{m:%Y-%m}/otel-traces-{m:%Y%m}.{ext}",
+                         "".join(t + "\n" for t in texts).encode("utf-8"))
+
+    def _trace(self, trace: str, cs: list[Call]) -> None:
+        r = self.r
+        wf = cs[0].workflow_id
+        upper = r.random() < 0.1  # an exporter that writes hex in capitals
+        hexid = (lambda h: h.upper()) if upper else (lambda h: h)  # noqa: E731
+        wtype = next((c.workflow_type for c in cs if c.workflow_type), None)
+        service = OTEL_SERVICES[wtype]
+        id_style = r.choice(["tokenpnl", "tokenpnl", "conversation", "both"]) if wf else None
+        conversation = f"conv_{r.getrandbits(48):012x}"
+        agent_id = f"{r.getrandbits(64) | 1:016x}" if wf else None
+
+        def wf_attrs():
+            out = []
+            if id_style in ("tokenpnl", "both"):
+                out.append(("tokenpnl.workflow.id", wf))
+            if id_style == "conversation":
+                out.append(("gen_ai.conversation.id", wf))
+            elif id_style == "both":  # a conversation id of its own: the workflow id wins
+                out.append(("gen_ai.conversation.id", conversation))
+            return out
+
+        batches = [cs] if len(cs) < 3 else [cs[:len(cs) // 2], cs[len(cs) // 2:]]
+        totals = [0, 0]
+        first_start = _unix_ns(cs[0].occurred_at) - 500_000_000
+        last_end = 0
+        for b, batch in enumerate(batches):
+            legacy = r.random() < 0.25  # an older instrumentation: pre-1.28 attribute names
+            teams = [c.team for c in batch]
+            res_team = max(set(teams), key=lambda t: (teams.count(t), t)) if None not in teams else None
+            if res_team and r.random() < 0.2:
+                res_team = "platform"  # the team that runs the service; spans name the team served
+            types = {c.workflow_type for c in batch}
+            res_type = next(iter(types)) if len(types) == 1 and None not in types and r.random() < 0.5 else None
+            providers = [c.provider_logged for c in batch]
+            if legacy:
+                res_provider = providers[0] if len(set(providers)) == 1 and r.random() < 0.5 else None
+            else:
+                res_provider = max(set(providers), key=lambda p: (providers.count(p), p)) if r.random() < 0.7 else None
+            resource = [("service.name", service), ("service.version", "2.3.1"),
+                        ("telemetry.sdk.language", "python"), ("telemetry.sdk.name", "opentelemetry"),
+                        ("deployment.environment.name", "prod")]
+            if res_team:
+                resource.append(("tokenpnl.team", res_team))
+            if res_type:
+                resource.append(("tokenpnl.workflow.type", res_type))
+            if res_provider:
+                resource.append(("gen_ai.provider.name", res_provider))
+            resource_obj = {"attributes": self._attrs(resource)}
+            scopes: dict[tuple, list[dict]] = {}
+            batch_end = 0
+            for c in batch:
+                span, rendered_in, end_ns = self._llm_span(c, trace, hexid, agent_id, legacy, res_team, res_type,
+                                                           res_provider, wf_attrs())
+                totals[0] += rendered_in
+                totals[1] += c.tokens.visible + c.tokens.reasoning
+                batch_end = max(batch_end, end_ns)
+                scope = OTEL_SCOPES.get(c.provider if c.provider in ("anthropic", "google") else None)
+                scopes.setdefault(scope, []).append(span)
+                if wf and c is not cs[0] and r.random() < 0.5:  # the tool the agent ran before this call
+                    start = _unix_ns(c.occurred_at) - r.randint(800, 3000) * 1_000_000
+                    scopes.setdefault(AGENT_SCOPE, []).append({
+                        "traceId": hexid(trace), "spanId": hexid(f"{r.getrandbits(64) | 1:016x}"),
+                        "parentSpanId": hexid(agent_id), "name": "execute_tool", "kind": 1,
+                        "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + r.randint(50, 700) * 1_000_000),
+                        "attributes": self._attrs([("gen_ai.operation.name", "execute_tool"),
+                                                   ("gen_ai.tool.name", r.choice(OTEL_TOOLS)),
+                                                   ("gen_ai.tool.call.id", f"call_{r.getrandbits(48):012x}")]),
+                        "status": {}})
+                if wf and not self.no_usage_planted and len(cs) >= 3 and c is cs[1]:
+                    # a streamed chat cancelled before any usage arrived: a span, not a call
+                    self.no_usage_planted = True
+                    start = _unix_ns(c.occurred_at) - 2_000_000_000
+                    scopes.setdefault(OTEL_SCOPES.get(c.provider if c.provider in ("anthropic", "google") else None),
+                                      []).append({
+                        "traceId": hexid(trace), "spanId": hexid(f"{r.getrandbits(64) | 1:016x}"),
+                        "parentSpanId": hexid(agent_id), "name": f"chat {c.model}", "kind": 3,
+                        "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 400_000_000),
+                        "attributes": self._attrs([("gen_ai.operation.name", "chat"),
+                                                   ("gen_ai.provider.name", c.provider_logged),
+                                                   ("gen_ai.request.model", c.spec.model), *wf_attrs(),
+                                                   ("error.type", "cancelled")]),
+                        "status": {"code": 2, "message": "client cancelled the stream"}})
+            last_end = max(last_end, batch_end)
+            if wf and b == len(batches) - 1:  # the agent span ends last: it is in the last batch
+                scopes.setdefault(AGENT_SCOPE, []).append({
+                    "traceId": hexid(trace), "spanId": hexid(agent_id), "name": f"invoke_agent {service}",
+                    "kind": 1, "startTimeUnixNano": str(first_start),
+                    "endTimeUnixNano": str(last_end + 200_000_000),
+                    "attributes": self._attrs([("gen_ai.operation.name", "invoke_agent"),
+                                               ("gen_ai.agent.name", service), *wf_attrs(),
+                                               ("gen_ai.usage.input_tokens", totals[0]),
+                                               ("gen_ai.usage.output_tokens", totals[1])]),
+                    "status": {"code": 1}})
+                batch_end = last_end + 200_000_000
+            scope_objs = [{"scope": {"name": n, "version": v}, "spans": spans} for (n, v), spans in scopes.items()]
+            export_at = _EPOCH + timedelta(microseconds=batch_end // 1000) + timedelta(seconds=r.randint(1, 5))
+            line = _compact({"resourceSpans": [{"resource": resource_obj, "scopeSpans": scope_objs,
+                                              "schemaUrl": "https://opentelemetry.io/schemas/1.37.0"}]})
+            self.lines.append((export_at, line))
+            if self.resend is None and len(batch) >= 2 and not legacy:
+                self.resend = (export_at, resource_obj, scope_objs[0]["scope"], scope_objs[0]["spans"][0])
+
+    def _llm_span(self, c: Call, trace, hexid, parent, legacy, res_team, res_type, res_provider, wf_attrs):
+        r, t = self.r, c.tokens
+        op = "generate_content" if c.spec.api == "generate_content" else \
+            "text_completion" if c.spec.vllm and r.random() < 0.3 else "chat"
+        a: list[tuple] = [("gen_ai.operation.name", op)]
+        if legacy:
+            a.append(("gen_ai.system", c.provider_logged))
+        elif c.provider_logged != res_provider or r.random() < 0.3:
+            a.append(("gen_ai.provider.name", c.provider_logged))  # overrides the resource's
+        a.append(("gen_ai.request.model", c.spec.model))
+        if c.model != c.spec.model or r.random() < 0.7:
+            a.append(("gen_ai.response.model", c.model))
+        a.append(("gen_ai.response.id", f"resp_{r.getrandbits(64):016x}"))
+        a += wf_attrs
+        if c.workflow_type and (c.workflow_type != res_type or r.random() < 0.3):
+            a.append(("tokenpnl.workflow.type", c.workflow_type))
+        if c.step:
+            a.append(("tokenpnl.step", c.step))
+        if not c.omit_attempt:
+            a.append(("tokenpnl.attempt", c.attempt))
+        if c.team and (c.team != res_team or r.random() < 0.3):
+            a.append(("tokenpnl.team", c.team))  # overrides the resource's
+        if c.user:
+            a.append(("enduser.id" if legacy else "user.id", c.user))
+        # Anthropic instrumentations may pass the provider's input count through: cache
+        # reads and writes reported apart (visible because together they exceed it)
+        apart = c.spec.api == "messages" and t.cache_read + t.cache_write > t.uncached and r.random() < 0.6
+        names = ("gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens",
+                 "gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.cache_creation_input_tokens") if legacy else \
+                ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+                 "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens")
+        rendered_in = t.uncached if apart else t.total_input
+        a.append((names[0], rendered_in))
+        a.append((names[1], t.visible + t.reasoning))
+        if t.cache_read or r.random() < 0.4:
+            a.append((names[2], t.cache_read))
+        if t.cache_write or (c.spec.writes_cache and r.random() < 0.4):
+            a.append((names[3], t.cache_write))
+        if t.reasoning or (c.spec.reasons and r.random() < 0.4):
+            a.append(("gen_ai.usage.reasoning.output_tokens", t.reasoning))
+        a.append(("gen_ai.request.stream", r.random() < 0.5))
+        a.append(("gen_ai.response.finish_reasons", ["length" if c.status == "error" else "stop"]))
+        a.append(("server.address", "gateway.internal"))
+        if c.with_text:  # content capture on: dropped at ingest
+            a.append(("gen_ai.system_instructions", json.dumps([{"type": "text", "content": f"{PROMPT_MARKER} Be careful."}])))
+            a.append(("gen_ai.input.messages", json.dumps([{"role": m["role"], "parts": [{"type": "text", "content": m["content"]}]}
+                                                           for m in _prompt_messages()])))
+            a.append(("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": [
+                {"type": "text", "content": f"{PROMPT_MARKER} Here is the plan."}], "finish_reason": "stop"}])))
+        start = _unix_ns(c.occurred_at) + r.randint(0, 499)  # nanoseconds below the microsecond
+        end = start + c.latency_ms * 1_000_000 + r.randint(0, 999_999)
+        status = {"code": 2, "message": "upstream returned 529 overloaded"} if c.status == "error" else \
+            ({"code": 1} if r.random() < 0.5 else {})
+        span = {"traceId": hexid(trace), "spanId": hexid(c.call_id.split("-")[1])}
+        if parent:
+            span["parentSpanId"] = hexid(parent)
+        span.update({"name": f"{op} {c.spec.model}", "kind": 3, "startTimeUnixNano": str(start),
+                     "endTimeUnixNano": str(end), "attributes": self._attrs(a), "status": status})
+        return span, rendered_in, end
+
+
+LITELLM_COLUMNS = [
+    "request_id", "call_type", "api_key", "spend", "total_tokens", "prompt_tokens", "completion_tokens",
+    "startTime", "endTime", "request_duration_ms", "completionStartTime", "model", "model_id", "model_group",
+    "custom_llm_provider", "api_base", "user", "metadata", "cache_hit", "cache_key", "request_tags", "team_id",
+    "organization_id", "end_user", "requester_ip_address", "messages", "response", "session_id", "status",
+    "proxy_server_request",
+]
+LITELLM_GROUPS = {"claude-sonnet-4-6": "sonnet", "claude-haiku-4-5": "haiku", "gpt-5.4": "gpt", "gpt-5.4-mini": "gpt-mini",
+                  "gemini-2.5-pro": "gemini-pro", "gemini-2.5-flash": "flash", "glm-5.2": "glm", "qwen3.8-27b": "qwen",
+                  "kimi-k3": "kimi", "internal-experimental-7b": "experimental"}
+API_BASES = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1",
+             "google": "https://us-central1-aiplatform.googleapis.com", "zhipu": "https://api.z.ai/api/paas/v4",
+             "self_hosted": "http://vllm.internal:8000/v1", "moonshot": "https://api.moonshot.ai/v1"}
+
+
+def _rfc3339_ms(at: datetime, style: str) -> str:
+    offsets = {"utc": (0, "+00:00"), "z": (0, "Z"), "plus2": (2, "+02:00"), "minus5": (-5, "-05:00")}
+    hours, suffix = offsets[style]
+    local = at + timedelta(hours=hours)
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}{suffix}"
+
+
+class _LitellmWriter:
+    """LiteLLM_SpendLogs rows: a JSONL export of the first half of the period and a CSV
+    export of the second; the windows overlap by one row, one request has an older
+    version (earlier endTime) in the CSV, and one CSV row is repeated."""
+
+    def __init__(self, rng: random.Random, start: date, days: int):
+        self.r, self.start, self.days = rng, start, days
+        self._keys: dict[str | None, str] = {}
+
+    def _usage(self, c: Call, t: Tokens) -> dict:
+        r = self.r
+        prompt, completion = t.total_input, t.visible + t.reasoning
+        u: dict = {"completion_tokens": completion, "prompt_tokens": prompt, "total_tokens": prompt + completion}
+        if c.provider == "anthropic":
+            shape = r.random()
+            if shape < 0.7:
+                u["cache_creation_input_tokens"] = t.cache_write
+                u["cache_read_input_tokens"] = t.cache_read
+            if shape >= 0.35:
+                u["prompt_tokens_details"] = {"audio_tokens": None, "cached_tokens": t.cache_read,
+                                              "cache_creation_tokens": t.cache_write, "text_tokens": None}
+        elif t.cache_read or t.cache_write or r.random() < 0.6:
+            details: dict = {"audio_tokens": None, "cached_tokens": t.cache_read}
+            if t.cache_write:
+                if r.random() < 0.5:
+                    details["cache_creation_tokens"] = t.cache_write
+                else:
+                    u["cache_creation_input_tokens"] = t.cache_write
+            u["prompt_tokens_details"] = details
+        else:
+            u["prompt_tokens_details"] = None
+        if t.reasoning or r.random() < 0.5:
+            u["completion_tokens_details"] = {"accepted_prediction_tokens": None, "audio_tokens": None,
+                                              "reasoning_tokens": t.reasoning, "rejected_prediction_tokens": None,
+                                              "text_tokens": t.visible}
+        else:
+            u["completion_tokens_details"] = None
+        return u
+
+    def row(self, c: Call) -> dict:
+        r, t = self.r, c.tokens
+        style = r.choices(["utc", "z", "plus2", "minus5"], weights=[55, 25, 12, 8])[0]
+        fields = {"workflow_type": c.workflow_type, "step": c.step, "attempt": None if c.omit_attempt else c.attempt}
+        tags, session, alias, team_id = ["env:prod"], None, None, None
+        slm: dict | None | str = None
+        if r.random() < 0.5:  # the caller passed spend_logs_metadata
+            slm = {}
+            if c.workflow_id:
+                slm["workflow_id"] = c.workflow_id
+                session = f"sess_{r.getrandbits(48):012x}" if r.random() < 0.5 else None  # not the workflow
+            for k, v in fields.items():
+                if v is not None:
+                    if r.random() < 0.8:
+                        slm[k] = v
+                    else:
+                        tags.append(f"{k}:{v}")
+            if c.team:
+                slm["team"] = c.team
+                alias = r.choice([None, "shared-proxy", c.team])  # the key's team: metadata wins
+                team_id = str(uuid.UUID(int=r.getrandbits(128), version=4))
+        else:  # session id and request tags; the team of the key
+            session = c.workflow_id
+            tags += [f"{k}:{v}" for k, v in fields.items() if v is not None]
+            if c.team:
+                if r.random() < 0.6:
+                    alias, team_id = c.team, str(uuid.UUID(int=r.getrandbits(128), version=4))
+                else:
+                    team_id = c.team
+            slm = r.choice([None, {}, "absent"])
+        key = self._keys.setdefault(c.team, hashlib.sha256(f"sk-{c.team}-{len(self._keys)}".encode()).hexdigest())
+        metadata = {"user_api_key_hash": key, "user_api_key_alias": f"{c.team or 'batch'}-bot",
+                    "user_api_key_team_id": team_id, "user_api_key_team_alias": alias,
+                    "user_api_key_user_id": None}
+        if slm != "absent":
+            metadata["spend_logs_metadata"] = slm
+        metadata["usage_object"] = self._usage(c, t)
+        metadata["model_map_information"] = {"model_map_key": LITELLM_GROUPS[c.spec.model]}
+        ended = c.occurred_at + timedelta(milliseconds=c.latency_ms)
+        text = c.with_text
+        messages = _prompt_messages() if text else {}
+        return {
+            "request_id": c.call_id, "call_type": "acompletion", "api_key": key, "spend": c.gateway_cost,
+            "total_tokens": t.total_input + t.visible + t.reasoning, "prompt_tokens": t.total_input,
+            "completion_tokens": t.visible + t.reasoning,
+            "startTime": _rfc3339_ms(c.occurred_at, style), "endTime": _rfc3339_ms(ended, style),
+            "request_duration_ms": c.latency_ms,
+            "completionStartTime": _rfc3339_ms(c.occurred_at + timedelta(milliseconds=min(c.latency_ms, 350)), style),
+            "model": c.model, "model_id": hashlib.sha1(c.model.encode()).hexdigest()[:16],
+            "model_group": LITELLM_GROUPS[c.spec.model], "custom_llm_provider": c.provider_logged,
+            "api_base": API_BASES[c.provider], "user": f"u_{(c.team or 'batch')}",
+            "metadata": metadata, "cache_hit": "False", "cache_key": "Cache OFF", "request_tags": tags,
+            "team_id": team_id, "organization_id": None,
+            "end_user": c.user if r.random() < 0.6 else None, "requester_ip_address": f"10.20.{r.randint(0, 9)}.{r.randint(2, 250)}",
+            "messages": messages,
+            "response": {"choices": [{"message": {"content": f"{PROMPT_MARKER} Here is the plan."}}]} if text else {},
+            "session_id": session, "status": c.status,
+            "proxy_server_request": {"messages": messages, "model": LITELLM_GROUPS[c.spec.model]} if text else {},
+        }
+
+    def _older_version(self, row: dict, c: Call) -> dict:
+        """The same request as an earlier export saw it: less output, less spend, an
+        earlier endTime."""
+        old = json.loads(json.dumps(row, default=str))
+        t = replace(c.tokens, visible=c.tokens.visible // 3, reasoning=c.tokens.reasoning // 2)
+        old["spend"] = _plain((c.gateway_cost * Decimal("0.4")).quantize(Q10, ROUND_HALF_UP))
+        old["completion_tokens"] = t.visible + t.reasoning
+        old["total_tokens"] = t.total_input + t.visible + t.reasoning
+        old["request_duration_ms"] = c.latency_ms // 2
+        style = "z" if row["endTime"].endswith("Z") else "plus2" if row["endTime"].endswith("+02:00") else \
+            "minus5" if row["endTime"].endswith("-05:00") else "utc"
+        old["endTime"] = _rfc3339_ms(c.occurred_at + timedelta(milliseconds=c.latency_ms // 2), style)
+        old["completionStartTime"] = _rfc3339_ms(c.occurred_at + timedelta(milliseconds=min(c.latency_ms // 2, 350)), style)
+        usage = old["metadata"]["usage_object"]
+        usage.update(completion_tokens=old["completion_tokens"], total_tokens=old["total_tokens"])
+        if usage.get("completion_tokens_details"):
+            usage["completion_tokens_details"].update(reasoning_tokens=t.reasoning, text_tokens=t.visible)
+        return old
+
+    def write(self, landing: Path, calls: list[Call]) -> None:
+        mine = [c for c in calls if c.source == LITELLM_FORMAT]
+        if not mine:
+            return
+        mid = self.start + timedelta(days=max(1, self.days // 2))
+        rows = [(c, self.row(c)) for c in mine]
+        first = [(c, row) for c, row in rows if c.occurred_at.date() < mid]
+        second = [(c, row) for c, row in rows if c.occurred_at.date() >= mid]
+        csv_rows = [row for _, row in second]
+        if first:
+            csv_rows.insert(0, first[-1][1])  # the export windows overlap by a row
+            done = [(c, row) for c, row in first[:-1] if c.status == "success" and c.tokens.visible >= 30
+                    and c.gateway_cost]
+            if done:
+                c, row = done[len(done) // 2]
+                csv_rows.insert(1, self._older_version(row, c))  # the later file holds the OLDER version
+        if len(csv_rows) > 6:
+            csv_rows.insert(6, csv_rows[5])  # the same row twice
+        end = self.start + timedelta(days=self.days - 1)
+        if first:
+            text = "".join(_dumps_exact(row) + "\n" for _, row in first)
+            _write_bytes(landing / f"gateway/litellm/spend_logs_{self.start}_{mid - timedelta(days=1)}.jsonl",
+                         text.encode("utf-8"))
+        if csv_rows:
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(LITELLM_COLUMNS)
+            for row in csv_rows:
+                w.writerow([_csv_cell(row[k]) for k in LITELLM_COLUMNS])
+            _write_bytes(landing / f"gateway/litellm/spend_logs_{mid}_{end}.csv", buf.getvalue().encode("utf-8"))
+
+
+def _csv_cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"))
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------
+# I2 provider cost reports: the provider-months FOCUS does not bill.
+# --------------------------------------------------------------------------------------
+
+ANTHROPIC_TITLES = {"claude-sonnet-4-6": "Claude Sonnet 4.6", "claude-haiku-4-5": "Claude Haiku 4.5"}
+
+
+def cost_report_months(months: list[date]) -> set[tuple[str, date]]:
+    """openai's first month comes as an OpenAI Costs API page, anthropic's last as
+    Anthropic cost report pages; FOCUS does not bill those two."""
+    return {("openai", months[0]), ("anthropic", months[-1])}
+
+
+def build_cost_reports(rng: random.Random, calls: list[Call], priced: dict[str, PricedCall], months: list[date],
+                       as_of: date) -> tuple[dict[str, bytes], list[tuple[str, date, Decimal]]]:
+    """The files, and every usage amount they hold (provider, month, USD) once."""
+    files: dict[str, bytes] = {}
+    amounts: list[tuple[str, date, Decimal]] = []
+    for provider, m in sorted(cost_report_months(months)):
+        per_day: dict[date, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        for c in calls:
+            p = priced[c.call_id]
+            if c.provider != provider or month_of(c.occurred_at) != m or not p.is_priced:
+                continue
+            k, day = p.costs, per_day[c.occurred_at.date()]
+            model = p.priced_model
+            if provider == "openai":
+                day[(model, "input")] += k["cost_input_uncached_usd"] + k["cost_input_cache_write_usd"]
+                day[(model, "cached input")] += k["cost_input_cache_read_usd"]
+                day[(model, "output")] += k["cost_output_visible_usd"] + k["cost_output_reasoning_usd"]
+            else:
+                t = c.tokens
+                one_hour = k["cost_input_cache_write_usd"] * t.cache_write_1h / t.cache_write if t.cache_write else 0
+                day[(model, "uncached_input_tokens")] += k["cost_input_uncached_usd"]
+                day[(model, "cache_read_input_tokens")] += k["cost_input_cache_read_usd"]
+                day[(model, "cache_creation.ephemeral_5m_input_tokens")] += k["cost_input_cache_write_usd"] - one_hour
+                day[(model, "cache_creation.ephemeral_1h_input_tokens")] += one_hour
+                day[(model, "output_tokens")] += k["cost_output_visible_usd"] + k["cost_output_reasoning_usd"]
+        if not per_day:
+            continue
+        factor = Decimal(rng.randint(9_750, 10_250)) / 10_000
+        last = min(next_month(m) - timedelta(days=1), as_of)
+        buckets = []
+        d = m
+        while d <= last:
+            results = []
+            for (model, item), cost in sorted(per_day.get(d, {}).items()):
+                usd = (cost * factor * Decimal(rng.randint(990, 1010)) / 1000).quantize(Q10, ROUND_HALF_UP)
+                if usd > 0:
+                    results.append((model, item, _plain(usd)))
+            if provider == "anthropic" and d == m + timedelta(days=9):
+                results.append((None, "web_search", Decimal("0.375")))  # a usage amount beyond tokens
+            buckets.append((d, results))
+            amounts += [(provider, month_of(d), usd) for _, _, usd in results]
+            d += timedelta(days=1)
+        if provider == "openai":
+            files.update(_openai_costs_files(rng, m, buckets))
+        else:
+            files.update(_anthropic_cost_files(rng, m, buckets))
+    return files, amounts
+
+
+def _openai_costs_files(rng, m: date, buckets) -> dict[str, bytes]:
+    project = f"proj_{rng.getrandbits(72):018x}"
+    page = {"object": "page", "data": [], "has_more": False, "next_page": None}
+    for d, results in buckets:
+        start = int((_midnight(d) - _EPOCH).total_seconds())
+        page["data"].append({"object": "bucket", "start_time": start, "end_time": start + 86_400, "results": [
+            {"object": "organization.costs.result", "amount": {"value": usd, "currency": "usd"},
+             "line_item": f"{model}, {item}", "project_id": project if rng.random() < 0.8 else None}
+            for model, item, usd in results]})
+    data = (_dumps_exact(page, indent=2) + "\n").encode("utf-8")
+    return {f"invoices/openai/costs/{m:%Y-%m}/costs_{m:%Y%m}_page1.json": data,
+            # fetched again by a second job: the same page under another name adds nothing
+            f"invoices/openai/costs/refetch/org-costs-{m:%Y-%m}.json": data}
+
+
+def _anthropic_cost_files(rng, m: date, buckets) -> dict[str, bytes]:
+    workspace = f"wrkspc_01{rng.getrandbits(100):025x}"
+    labels = {"uncached_input_tokens": "Input Tokens", "cache_read_input_tokens": "Cache Read Input Tokens",
+              "cache_creation.ephemeral_5m_input_tokens": "Input Tokens Cache Write 5m",
+              "cache_creation.ephemeral_1h_input_tokens": "Input Tokens Cache Write 1h",
+              "output_tokens": "Output Tokens"}
+    pages = []
+    for i in range(0, len(buckets), 7):
+        data = []
+        for d, results in buckets[i:i + 7]:
+            out = []
+            for model, item, usd in results:
+                cents = _plain(usd * 100)  # the report's amount is in cents, as a decimal string
+                if item == "web_search":
+                    out.append({"amount": format(cents, "f"), "currency": "USD", "cost_type": "web_search",
+                                "token_type": None, "description": "Web Search Usage", "model": None,
+                                "service_tier": None, "context_window": None, "inference_geo": None,
+                                "workspace_id": workspace})
+                else:
+                    out.append({"amount": format(cents, "f"), "currency": "USD", "cost_type": "tokens",
+                                "token_type": item, "description": f"{ANTHROPIC_TITLES.get(model, model)} Usage - {labels[item]}",
+                                "model": model, "service_tier": "standard", "context_window": "0-200k",
+                                "inference_geo": "global", "workspace_id": workspace})
+            data.append({"starting_at": _gh_ts(_midnight(d)), "ending_at": _gh_ts(_midnight(d + timedelta(days=1))),
+                         "results": out})
+        pages.append(data)
+    lines = []
+    for i, data in enumerate(pages):
+        more = i < len(pages) - 1
+        token = "page_" + base64.b64encode(f"{m:%Y-%m}-{i + 1}".encode()).decode() if more else None
+        lines.append(json.dumps({"data": data, "has_more": more, "next_page": token}, separators=(",", ":")))
+    lines.append(lines[min(1, len(lines) - 1)])  # a page fetched twice by a retried job
+    return {f"invoices/anthropic/cost_report/{m:%Y-%m}/cost_report_{m:%Y%m}.json":
+            "".join(line + "\n" for line in lines).encode("utf-8")}
+
+
+# --------------------------------------------------------------------------------------
+# O2 ticket events.
+# --------------------------------------------------------------------------------------
+
+ZENDESK_TYPES = {"status": "zen:event-type:ticket.status_changed", "tags": "zen:event-type:ticket.tags_changed",
+                 "group": "zen:event-type:ticket.group_assignment_changed"}
+
+
+def _zendesk_event(t: Ticket, e: TicketEvent) -> dict:
+    if e.kind == "status":
+        event = {"current": e.current, "previous": e.previous}
+    elif e.kind == "tags":
+        event = {"tags_added": e.tags_added, "tags_removed": e.tags_removed}
+    else:
+        event = {"current": {"id": e.group}, "previous": {"id": e.previous_group}}
+    n = int(t.ticket)
+    return {
+        "type": ZENDESK_TYPES[e.kind], "account_id": 12514403, "id": e.event_id, "time": _gh_ts(e.at),
+        "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{t.ticket}",
+        "detail": {"actor_id": "-1" if e.kind == "tags" else str(900_000 + n % 7), "assignee_id": str(900_000 + n % 5),
+                   "brand_id": "360000123", "created_at": _gh_ts(t.created_at), "group_id": e.group, "id": t.ticket,
+                   "organization_id": str(380_000 + n % 11), "priority": "NORMAL", "requester_id": str(1_500_000 + n),
+                   "status": e.current, "tags": e.tags, "type": "QUESTION", "updated_at": _gh_ts(e.at),
+                   "via": {"channel": "web_service"}},
+        "event": event,
+    }
+
+
+def _jira_event(t: Ticket, e: TicketEvent) -> dict:
+    category = JIRA_CATEGORY[e.current]
+    if e.kind == "status":
+        item = {"field": "status", "fieldtype": "jira", "from": JIRA_STATUS_IDS[e.previous], "fromString": e.previous,
+                "to": JIRA_STATUS_IDS[e.current], "toString": e.current}
+        kind = "issue_resolved" if category == "done" else \
+            "issue_reopened" if JIRA_CATEGORY[e.previous] == "done" else "issue_generic"
+    else:
+        before = [x for x in e.tags if x not in e.tags_added] + e.tags_removed
+        item = {"field": "labels", "fieldtype": "jira", "from": None, "fromString": " ".join(before),
+                "to": None, "toString": " ".join(e.tags)}
+        kind = "issue_updated"
+    return {
+        "timestamp": (e.at - _EPOCH) // timedelta(milliseconds=1), "webhookEvent": "jira:issue_updated",
+        "issue_event_type_name": kind, "user": {"accountId": "5b10ac8d82e05b22cc7d4ef5"},
+        "issue": {"id": t.issue_id, "key": t.ticket,
+                  "self": f"https://acme.atlassian.net/rest/api/2/issue/{t.issue_id}",
+                  "fields": {"status": {"name": e.current, "id": JIRA_STATUS_IDS[e.current],
+                                        "statusCategory": {"key": category}},
+                             "resolution": {"name": e.current} if category == "done" else None,
+                             "labels": e.tags, "project": {"key": "SUP"}, "issuetype": {"name": "Support"}}},
+        "changelog": {"id": e.event_id, "items": [item]},
+    }
+
+
+def write_tickets(landing: Path, tickets: list[Ticket]) -> None:
+    files: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for t in tickets:
+        for e in t.events:
+            m = month_of(e.at)
+            if t.system == "zendesk":
+                path, text = f"outcomes/zendesk/{m:%Y-%m}/zendesk-events-{m:%Y%m}.jsonl", _dumps(_zendesk_event(t, e))
+            else:
+                path, text = f"outcomes/jira/jira-webhooks-{m:%Y%m}.jsonl", _dumps(_jira_event(t, e))
+            files[path].append((e.at, text))
+            if e.event_id == t.redelivered:  # Zendesk retried the webhook: same event id, same body
+                files[path].append((e.at + timedelta(minutes=3), text))
+    for path, lines in files.items():
+        lines.sort(key=lambda x: x[0])
+        _write_bytes(landing / path, "".join(text + "\n" for _, text in lines).encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------
 # The truth: every mart, computed from the generated facts (rules.md §2–§5).
 # --------------------------------------------------------------------------------------
 
@@ -1513,18 +2467,57 @@ def generic_outcomes(events: list[OutcomeEvent]) -> list[_Outcome]:
     return out
 
 
+def ticket_outcomes(tickets: list[Ticket], instant: datetime) -> list[_Outcome]:
+    """Ticket verdicts (rules.md §3): escalated before solving, then reopened inside the
+    window, then the window still open, then solved; closed unsolved; else open."""
+    out = []
+    for t in tickets:
+        evs = sorted(t.events, key=lambda e: e.at)  # the redelivered event is one event
+        zendesk = t.system == "zendesk"
+        moves = [e for e in evs if e.kind == "status"]
+        solved = [e.at for e in moves if (e.current == "SOLVED" if zendesk else e.current in JIRA_DONE)]
+        solved_at = solved[0] if solved else None
+        if zendesk:
+            escalations = [e.at for e in evs if e.kind == "tags" and "escalated" in e.tags_added]
+            reopens = [e.at for e in moves if e.previous in ZENDESK_SOLVED and e.current in ZENDESK_OPEN]
+        else:
+            escalations = [e.at for e in moves if e.current == "Escalated"]
+            reopens = [e.at for e in moves if e.previous in JIRA_DONE and e.current not in JIRA_DONE]
+        escalated = any(solved_at is None or at < solved_at for at in escalations)
+        reopened = solved_at is not None and any(solved_at < at < solved_at + REOPEN_WINDOW for at in reopens)
+        if escalated:
+            status, reason = "failed", "escalated"
+        elif reopened:
+            status, reason = "failed", "reopened"
+        elif solved_at is not None and solved_at + REOPEN_WINDOW > instant:
+            status, reason = "pending", "window_open"
+        elif solved_at is not None:
+            status, reason = "verified_success", "solved"
+        elif zendesk and any(e.current == "CLOSED" for e in moves):
+            status, reason = "failed", "closed_unsolved"
+        else:
+            status, reason = "pending", "open"
+        links = [tag.split(":", 1)[1] for tag in evs[-1].tags if tag.startswith("workflow_id:")]
+        out.append(_Outcome(t.outcome_id, "ticket", f"zendesk:{t.ticket}" if zendesk else t.ticket, links,
+                            evs[0].at, solved_at, status, reason, None, solved_at is not None))
+    return out
+
+
 def compute_marts(calls: list[Call], priced: dict[str, PricedCall], prs: list[PullRequest],
                   events: list[OutcomeEvent], invoices: dict[str, list[FocusRow]],
-                  as_of: date) -> dict[str, list[dict]]:
+                  as_of: date, cost_reports: list[tuple[str, date, Decimal]] = (),
+                  tickets: list[Ticket] = ()) -> dict[str, list[dict]]:
     instant = _midnight(as_of + timedelta(days=1))
     calls = sorted((c for c in calls if c.occurred_at < instant), key=lambda c: (c.occurred_at, c.call_id))
 
     # ---- invoice allocation per (provider, month of the call) -------------------------
     list_pm: dict[tuple[str, date], list[Decimal]] = defaultdict(list)
     calls_pm: dict[tuple[str, date], int] = defaultdict(int)
+    gateway_pm: dict[tuple[str, date], list[Decimal | None]] = defaultdict(list)
     for c in calls:
         key = (c.provider, month_of(c.occurred_at))
         calls_pm[key] += 1
+        gateway_pm[key].append(c.gateway_cost)
         if priced[c.call_id].is_priced:
             list_pm[key].append(priced[c.call_id].list_cost)
     usage_pm: dict[tuple[str, date], Decimal] = {}
@@ -1536,6 +2529,8 @@ def compute_marts(calls: list[Call], priced: dict[str, PricedCall], prs: list[Pu
                 usage_pm[key] = usage_pm.get(key, Decimal(0)) + row.effective_cost
             else:
                 non_usage_pm[key] += row.effective_cost
+    for provider, month, amount in cost_reports:  # I2 amounts add to FOCUS usage of the month
+        usage_pm[(provider, month)] = usage_pm.get((provider, month), Decimal(0)) + amount
     list_total = {k: msum(v) for k, v in list_pm.items()}
 
     def invoice_cost(c: Call) -> Decimal | None:
@@ -1551,7 +2546,7 @@ def compute_marts(calls: list[Call], priced: dict[str, PricedCall], prs: list[Pu
     for c in calls:
         p, t = priced[c.call_id], c.tokens
         row = {
-            "call_id": c.call_id, "source_format": SOURCE_FORMAT, "occurred_at": c.occurred_at,
+            "call_id": c.call_id, "source_format": c.source, "occurred_at": c.occurred_at,
             "day": c.occurred_at.date(), "provider": c.provider, "model": c.model,
             "workflow_id": c.workflow_id, "workflow_type": c.workflow_type, "step": c.step,
             "attempt": c.attempt, "is_retry": c.attempt > 1, "is_evaluator": c.step == "evaluate",
@@ -1565,7 +2560,7 @@ def compute_marts(calls: list[Call], priced: dict[str, PricedCall], prs: list[Pu
             row[col] = p.costs[col] if p.is_priced else None
         row.update({
             "list_cost_usd": p.list_cost, "is_priced": p.is_priced, "priced_model": p.priced_model,
-            "invoice_cost_usd": invoice_cost(c), "gateway_reported_cost_usd": None,
+            "invoice_cost_usd": invoice_cost(c), "gateway_reported_cost_usd": c.gateway_cost,
             "price_tier": p.tier, "routed_from_model": c.routed_from,
         })
         call_rows.append(row)
@@ -1592,7 +2587,7 @@ def compute_marts(calls: list[Call], priced: dict[str, PricedCall], prs: list[Pu
         }
 
     # ---- outcomes and links -------------------------------------------------------------
-    outcomes = github_outcomes(prs, instant) + generic_outcomes(events)
+    outcomes = github_outcomes(prs, instant) + generic_outcomes(events) + ticket_outcomes(tickets, instant)
     claims: dict[str, _Outcome] = {}  # workflow -> its one outcome
     for o in sorted(outcomes, key=lambda o: (o.first_event_at, o.outcome_id)):
         for wid in o.links:
@@ -1692,7 +2687,7 @@ def compute_marts(calls: list[Call], priced: dict[str, PricedCall], prs: list[Pu
         both = lst is not None and inv is not None
         recon_rows.append({
             "provider": provider, "month": month, "calls": calls_pm.get(key, 0), "list_cost_usd": lst,
-            "gateway_reported_cost_usd": None, "invoice_usage_cost_usd": inv,
+            "gateway_reported_cost_usd": msum(gateway_pm.get(key, [])), "invoice_usage_cost_usd": inv,
             "variance_usd": inv - lst if both else None,
             "variance_pct": ratio((inv - lst) * 100, lst) if both else None,
             "allocation_factor": ratio(inv, lst) if both else None,
@@ -1791,8 +2786,10 @@ class Truth:
 
 
 def generate(out_dir: Path | str, *, seed: int = 7, start: date = date(2026, 9, 1), days: int = 61,
-             workflows_per_day: int = 12, bad_records: bool = True) -> Truth:
-    """Write `out_dir/landing/...` and `out_dir/price_book.csv`; return the expected marts."""
+             workflows_per_day: int = 12, bad_records: bool = True, all_formats: bool = True) -> Truth:
+    """Write `out_dir/landing/...` and `out_dir/price_book.csv`; return the expected marts.
+
+    `all_formats=False` writes only G1, I1, O1 and O3, exactly as earlier versions did."""
     if days < 1:
         raise ValueError("days must be >= 1")
     out_dir = Path(out_dir)
@@ -1802,24 +2799,40 @@ def generate(out_dir: Path | str, *, seed: int = 7, start: date = date(2026, 9, 
     landing.mkdir(parents=True)
     with localcontext() as ctx:
         ctx.prec = 60  # exact for every sum and product we form
-        gen = _Generator(seed, start, days, workflows_per_day)
+        gen = _Generator(seed, start, days, workflows_per_day, all_formats)
         world = gen.build()
+        if all_formats:
+            route_calls(gen, world)
         book = build_price_book(start, days)
         priced = {c.call_id: price_call(c, book) for c in world.calls}
+        if all_formats:
+            set_gateway_costs(gen.frng, world.calls, priced)
         priced_by_pm: dict[tuple[str, date], list[PricedCall]] = defaultdict(list)
         for c in world.calls:
             priced_by_pm[(c.provider, month_of(c.occurred_at))].append(priced[c.call_id])
         months = sorted({month_of(c.occurred_at) for c in world.calls})
-        invoices = build_invoices(gen.rng, priced_by_pm, months)
+        reports, report_amounts, skip = {}, [], set()
+        if all_formats:
+            reports, report_amounts = build_cost_reports(gen.frng, world.calls, priced, months, gen.as_of)
+            skip = {(prov, m) for prov, m, _ in report_amounts}
+        invoices = build_invoices(gen.rng, priced_by_pm, months, skip)
 
         price_book = out_dir / "price_book.csv"
         write_price_book(price_book, book)
-        quarantined = _GatewayWriter(gen.rng, start, days, bad_records).write(landing, world.calls)
+        g1 = [c for c in world.calls if c.source == SOURCE_FORMAT]
+        quarantined = _GatewayWriter(gen.rng, start, days, bad_records).write(landing, g1)
         for rel, rows in invoices.items():
             write_invoice(landing / rel, rows)
+        if all_formats:
+            _OtelWriter(gen.frng).write(landing, world.calls)
+            _LitellmWriter(gen.frng, start, days).write(landing, world.calls)
+            for rel, data in reports.items():
+                _write_bytes(landing / rel, data)
+            write_tickets(landing, world.tickets)
         write_github(gen, landing, world.prs, world.other_deliveries)
         write_generic(landing, world.events)
-        marts = compute_marts(world.calls, priced, world.prs, world.events, invoices, gen.as_of)
+        marts = compute_marts(world.calls, priced, world.prs, world.events, invoices, gen.as_of,
+                              report_amounts, world.tickets)
     return Truth(gen.as_of, price_book, landing, marts, quarantined)
 
 

@@ -37,6 +37,7 @@ select
     routed_from_model,
     api,
     latency_ms,
+    api_key_pseudonym,
     source_file,
     source_line
 from {{ ref('int_llm_calls_allocated') }}

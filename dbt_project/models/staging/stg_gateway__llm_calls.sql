@@ -25,6 +25,7 @@ select
     output_visible_tokens,
     output_reasoning_tokens,
     gateway_reported_cost_usd,
+    api_key_pseudonym,
     _source_file as source_file,
     _line as source_line
 from {{ source('raw', 'llm_calls') }}
