@@ -20,7 +20,7 @@ from ingest.files import LandingFile
 # Text-bearing keys: everything from the first of these on is cut from a quarantine excerpt
 # of a line we could not parse, so a broken record cannot leak its prompt into the warehouse.
 _TEXT_KEYS = ("messages|input|output|response|prompt|completion|content|text|system|instructions|choices|candidates"
-              "|contents|body|subject|description|summary|comment|comments")
+              "|contents|body|subject|description|summary|comment|comments|title|displayName|emailAddress|name|email")
 
 
 # Identifier values masked in an excerpt (pseudonymised when the record is valid).

@@ -9,7 +9,7 @@ timestamp, changelog id): a redelivered webhook has the same key and dbt keeps o
 
 from __future__ import annotations
 
-from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, land, redacted_excerpt_sql
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
 from ingest.schema import LINEAGE
 
 NAME = "jira_events"
@@ -31,15 +31,6 @@ CREATE TABLE IF NOT EXISTS raw.jira_events (
 """
 
 
-# Ticket text and people, on top of the shared text keys: a line we cannot parse is cut at the
-# first of these, so its quarantine excerpt holds no ticket subject, description or comment.
-_TICKET_TEXT_KEYS = "subject|description|summary|comment|comments|title|displayName|emailAddress|name|email"
-
-
-def _excerpt_sql(summary_json: str) -> str:
-    cut = f"regexp_replace(raw, '\"({_TICKET_TEXT_KEYS})\"\\s*:.*$', '\"\\1\": <removed>', 'i')"
-    return f"CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql(cut)} ELSE ({summary_json})::VARCHAR END"
-
 
 _COLUMNS = [
     "event_key", "webhook_event", "issue_event_type_name", "issue_id", "issue_key", "project_key", "occurred_at",
@@ -54,7 +45,7 @@ def matches(record: dict) -> bool:
 
 def load(ctx: LoadContext, sample: dict) -> Counts:
     ctx.read_json_lines()
-    excerpt = _excerpt_sql(
+    excerpt = excerpt_sql(
         "json_object('webhookEvent', (j->>'webhookEvent'), 'timestamp', (j->>'timestamp'), "
         "'issue_key', (j->>'$.issue.key'), 'changelog_id', (j->>'$.changelog.id'))"
     )

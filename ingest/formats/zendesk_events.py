@@ -8,7 +8,7 @@ The same event id twice is one event: dbt keeps one.
 
 from __future__ import annotations
 
-from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, land, redacted_excerpt_sql
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
 from ingest.schema import LINEAGE
 
 NAME = "zendesk_events"
@@ -28,15 +28,6 @@ CREATE TABLE IF NOT EXISTS raw.zendesk_events (
 );
 """
 
-
-# Ticket text and people, on top of the shared text keys: a line we cannot parse is cut at the
-# first of these, so its quarantine excerpt holds no ticket subject, description or comment.
-_TICKET_TEXT_KEYS = "subject|description|summary|comment|comments|title|displayName|emailAddress|name|email"
-
-
-def _excerpt_sql(summary_json: str) -> str:
-    cut = f"regexp_replace(raw, '\"({_TICKET_TEXT_KEYS})\"\\s*:.*$', '\"\\1\": <removed>', 'i')"
-    return f"CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN {redacted_excerpt_sql(cut)} ELSE ({summary_json})::VARCHAR END"
 
 
 _COLUMNS = [
@@ -62,7 +53,7 @@ def _not_a_list(expr: str, what: str) -> str:
 
 def load(ctx: LoadContext, sample: dict) -> Counts:
     ctx.read_json_lines()
-    excerpt = _excerpt_sql(
+    excerpt = excerpt_sql(
         "json_object('type', (j->>'type'), 'id', (j->>'id'), 'time', (j->>'time'), 'subject', (j->>'subject'))"
     )
     ctx.con.execute(
