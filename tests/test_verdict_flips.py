@@ -1,6 +1,6 @@
-"""A later event flips an earlier verdict: a revert delivered after a nightly run that had
-already counted the PR as a verified success turns it into a failure on the next run, and the
-month's cost per verified success follows."""
+"""A later event flips an earlier verdict: a revert (or a ticket reopen) delivered after a nightly
+run that had already counted the outcome as a verified success turns it into a failure on the
+next run, and the month's cost per verified success follows."""
 
 from __future__ import annotations
 
@@ -51,3 +51,32 @@ def test_a_late_revert_flips_a_verified_success(tmp_path):
     assert (group["verified_successes"], group["failed"]) == (1, 1)
     assert str(group["cost_per_verified_success_usd"]) == "0.00700000000000"  # both workflows' cost, one success
     assert {w["workflow_id"]: w["outcome_status"] for w in second["fct_workflows"]} == {"wf1": "failed", "wf2": "verified_success"}
+
+
+def zendesk(event_id: str, time: str, previous: str, current: str) -> dict:
+    return {"type": "zen:event-type:ticket.status_changed", "account_id": 1, "id": event_id, "time": time,
+            "zendesk_event_version": "2022-11-06", "subject": "zen:ticket:77",
+            "detail": {"id": "77", "status": current, "tags": ["workflow_id:wf_t"]},
+            "event": {"previous": previous, "current": current}}
+
+
+def test_a_late_reopen_flips_a_solved_ticket(tmp_path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    write_jsonl(landing / "gateway" / "calls.jsonl", [
+        {"request_id": "t1", "timestamp": "2026-10-01T09:00:00Z", "provider": "openai", "model": "gpt-4o",
+         "workflow_id": "wf_t", "workflow_type": "support_ticket", "team": "cx",
+         "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}])
+    write_jsonl(landing / "outcomes" / "zendesk" / "night1.jsonl", [
+        zendesk("e1", "2026-10-01T09:00:00Z", "NEW", "OPEN"), zendesk("e2", "2026-10-01T10:00:00Z", "OPEN", "SOLVED")])
+    assert tokenpnl_run(landing, warehouse, date(2026, 10, 20)).returncode == 0
+    (ticket,) = read_marts(warehouse)["fct_outcomes"]
+    assert (ticket["external_ref"], ticket["status"], ticket["status_reason"]) == ("zendesk:77", "verified_success", "solved")
+
+    # The customer reopened it on day 3 (inside the 7-day window); the webhook is redelivered late.
+    write_jsonl(landing / "outcomes" / "zendesk" / "night2.jsonl", [zendesk("e3", "2026-10-04T08:00:00Z", "SOLVED", "OPEN")])
+    assert tokenpnl_run(landing, warehouse, date(2026, 10, 21)).returncode == 0
+    marts = read_marts(warehouse)
+    (ticket,) = marts["fct_outcomes"]
+    assert (ticket["status"], ticket["status_reason"]) == ("failed", "reopened")
+    (group,) = marts["cost_per_verified_success"]
+    assert (group["verified_successes"], group["failed"], group["cost_per_verified_success_usd"]) == (0, 1, None)
