@@ -36,12 +36,53 @@ def run(
 ) -> None:
     """Run the whole nightly job through Dagster: ingest, dbt build and tests, GX audit, publish."""
     day = _parse_day(as_of)
+    _check_inputs(landing, price_book)
+    _run_and_report(landing, warehouse, day, price_book)
+
+
+@app.command()
+def rebuild(
+    landing: Annotated[Path, typer.Option(help="Landing folder holding every file ever delivered.")],
+    warehouse: Annotated[Path, typer.Option(help="DuckDB file to publish the rebuilt marts into.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Last UTC day the run knows about, YYYY-MM-DD.")],
+    price_book: Annotated[Optional[list[Path]], typer.Option("--price-book", help="A user price book CSV; repeatable.")] = None,
+) -> None:
+    """Rebuild the warehouse from the landing folder alone: drop the build database (raw tables,
+    load manifest and models) and run the whole job again. The published file is replaced only
+    when the rebuilt marts pass every check; the pseudonymisation key is kept."""
+    day = _parse_day(as_of)
+    _check_inputs(landing, price_book)
+    from tokenpnl.lock import WarehouseBusy, writer_lock
+    from tokenpnl.settings import Settings
+
+    build_db = Settings.from_env(landing=landing, warehouse=warehouse).build_db
+    try:
+        with writer_lock(warehouse.resolve()):
+            for path in (build_db, build_db.with_name(build_db.name + ".wal")):
+                path.unlink(missing_ok=True)
+    except WarehouseBusy as exc:
+        console.print(f"[bold red]tokenpnl rebuild refused[/]: {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"Dropped {build_db}; reloading everything from {landing}")
+    _run_and_report(landing, warehouse, day, price_book)
+
+
+def _check_inputs(landing: Path, price_book: Optional[list[Path]]) -> None:
     if not landing.is_dir():
         raise typer.BadParameter(f"landing folder {landing} does not exist", param_hint="--landing")
     for book in price_book or []:
         if not book.is_file():
             raise typer.BadParameter(f"price book {book} does not exist", param_hint="--price-book")
-    ok, message = run_job(landing=landing, warehouse=warehouse, as_of=day, price_books=list(price_book or []))
+
+
+def _run_and_report(landing: Path, warehouse: Path, day: date, price_book: Optional[list[Path]]) -> None:
+    from tokenpnl.lock import WarehouseBusy
+
+    try:
+        ok, message = run_job(landing=landing, warehouse=warehouse, as_of=day, price_books=list(price_book or []))
+    except WarehouseBusy as exc:
+        console.print(f"[bold red]tokenpnl run refused[/]: {exc}")
+        raise typer.Exit(1) from None
     if not ok:
         console.print(f"[bold red]tokenpnl run failed[/]: {message}")
         console.print(f"The last good publication in {warehouse} is unchanged.")
@@ -50,7 +91,15 @@ def run(
 
 
 def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: list[Path]) -> tuple[bool, str]:
-    """Execute the `nightly` Dagster job in this process. Returns (success, message)."""
+    """Execute the `nightly` Dagster job in this process, holding the warehouse's writer lock.
+    Returns (success, message); raises WarehouseBusy when another run holds the lock."""
+    from tokenpnl.lock import writer_lock
+
+    with writer_lock(Path(warehouse).resolve()):
+        return _execute(landing=landing, warehouse=warehouse, as_of=as_of, price_books=price_books)
+
+
+def _execute(*, landing: Path, warehouse: Path, as_of: date | None, price_books: list[Path]) -> tuple[bool, str]:
     from tokenpnl.settings import Settings
 
     settings = Settings.from_env(landing=landing, warehouse=warehouse, price_books=tuple(p.resolve() for p in price_books))
@@ -112,7 +161,12 @@ def demo(
     with console.status(f"Writing a seeded sample landing folder to {out_dir}…"):
         truth = generate(out_dir.resolve(), seed=seed)
     console.print(f"Sample data: {truth.landing} (as of {truth.as_of}), price book {truth.price_book}")
-    ok, message = run_job(landing=truth.landing, warehouse=target, as_of=truth.as_of, price_books=[truth.price_book])
+    from tokenpnl.lock import WarehouseBusy
+
+    try:
+        ok, message = run_job(landing=truth.landing, warehouse=target, as_of=truth.as_of, price_books=[truth.price_book])
+    except WarehouseBusy as exc:
+        ok, message = False, str(exc)
     if not ok:
         console.print(f"[bold red]demo run failed[/]: {message}")
         raise typer.Exit(1)
