@@ -74,10 +74,20 @@ def load(ctx: LoadContext, header: list[str]) -> Counts:
     def ts(name: str) -> str:
         return f"utc_ts({col(name)})"
 
-    extras = [c for c in header if c and c not in _USED]
+    extras = sorted(c for c in header if c and c not in _USED)  # sorted: the same row whatever the column order
     extra_json = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in extras) + ")" if extras else "NULL::JSON"
     renamed = ", ".join(f"{col(src)} AS {dst}" for src, dst in _USED.items() if dst)
-    all_values = "json_array(" + ", ".join(_q(c) for c in header if c) + ")::VARCHAR"
+    # A row's identity is its content as typed values (0.0043 = 0.00430) in a fixed column order,
+    # so a re-issued file with reordered columns or re-formatted numbers adds nothing.
+    identity = ", ".join(
+        [col(c) for c in ("BillingAccountId", "ChargeCategory", "ChargeClass", "ServiceName", "SkuId",
+                          "ChargeDescription", "ConsumedUnit", "InvoiceId")]
+        + [ts(c) for c in ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd")]
+        + [money(c) for c in ("BilledCost", "EffectiveCost", "ListCost")]
+        + [f"try_cast({col('ConsumedQuantity')} AS DECIMAL(38,10))", f"upper({col('BillingCurrency')})",
+           f"coalesce({col('ServiceProviderName')}, {col('ProviderName')})", extra_json]
+    )
+    all_values = f"json_array({identity})::VARCHAR"
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS

@@ -17,4 +17,5 @@ select
     head_sha
 from {{ source('raw', 'github_deliveries') }}
 where event = 'pull_request'
-qualify row_number() over (partition by delivery_id order by _source_file, _line) = 1
+-- A redelivery is the same delivery: keep the copy received first, wherever it was filed.
+qualify row_number() over (partition by delivery_id order by received_at, _source_file, _line) = 1
