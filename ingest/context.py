@@ -20,7 +20,10 @@ from ingest.files import LandingFile
 # Text-bearing keys: everything from the first of these on is cut from a quarantine excerpt
 # of a line we could not parse, so a broken record cannot leak its prompt into the warehouse.
 _TEXT_KEYS = ("messages|input|output|response|prompt|completion|content|text|system|instructions|choices|candidates"
-              "|contents|body|subject|description|summary|comment|comments|title|displayName|emailAddress|name|email")
+              "|contents|body|subject|description|summary|comment|comments|title|displayName|emailAddress|name|email"
+              # tool calls: their arguments are model output and often quote the prompt
+              "|tool_calls|tool_call|function_call|arguments|args|parameters|tools|tool_use|tool_result|parts"
+              "|query|question")
 
 
 # Identifier values masked in an excerpt (pseudonymised when the record is valid).
@@ -54,29 +57,60 @@ class LoadContext:
             f"{_lit(self.file_hash)} AS _file_hash, {_lit(self.loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at"
         )
 
+    @property
+    def line_ceiling(self) -> int:
+        """The longest line the line reader accepts at all: longer lines up to here are quarantined
+        one by one (they exceed `max_line_bytes`); a line beyond it makes the whole file unreadable."""
+        return line_ceiling(self.max_line_bytes)
+
     def read_lines(self) -> None:
-        """Temp view `_lines(line, raw)`: every physical line of the file with its 1-based
-        number, decompressed by DuckDB, never split on any character a JSON line can hold."""
+        """Temp table `_lines(line, raw, nbytes)`: every physical line of the file with its 1-based
+        number, decompressed by DuckDB, never split on any character a JSON line can hold.
+
+        A line over `max_line_bytes` keeps only its first 200 characters plus '…' (never valid
+        JSON, so nothing parses it) and is listed in `_line_problems(bad_line, problem)`, which
+        NOT_A_JSON_OBJECT reports: the line is quarantined, the rest of the file loads."""
+        cap = int(self.max_line_bytes)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _lines AS
-            SELECT row_number() OVER () AS line, raw
-            FROM read_csv({_lit(str(self.file.path))}, columns={{'raw': 'VARCHAR'}}, header=false,
-                          delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false,
-                          max_line_size={int(self.max_line_bytes)}, compression='auto')"""
+            SELECT line, CASE WHEN nbytes > {cap} THEN left(raw, 200) || '…' ELSE raw END AS raw, nbytes
+            FROM (SELECT row_number() OVER () AS line, raw, strlen(raw) AS nbytes
+                  FROM read_csv({_lit(self.file.duckdb_path)}, columns={{'raw': 'VARCHAR'}}, header=false,
+                                delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false,
+                                max_line_size={self.line_ceiling}, compression='auto'))"""
+        )
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _line_problems AS
+            SELECT line AS bad_line, 'line of ' || nbytes || ' bytes exceeds the cap of {cap} bytes (TOKENPNL_MAX_LINE_BYTES)' AS problem
+            FROM _lines WHERE nbytes > {cap}"""
         )
 
-
     def read_json_lines(self) -> None:
-        """Temp table `_records(line, raw, j)`: every non-blank line, `j` its JSON (NULL when malformed)."""
+        """Temp table `_records(line, raw, j)`: every non-blank line, `j` its JSON (NULL when
+        malformed, and for a line over the size cap, whose reason NOT_A_JSON_OBJECT gives)."""
         self.read_lines()
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _records AS SELECT line, raw, "
-            "CASE WHEN json_valid(raw) THEN raw::JSON END AS j FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''"
+            f"CASE WHEN nbytes <= {int(self.max_line_bytes)} AND json_valid(raw) THEN raw::JSON END AS j "
+            "FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''"
         )
 
 
+HARD_LINE_FLOOR = 64 * 1024 * 1024
+
+
+def line_ceiling(max_line_bytes: int) -> int:
+    """max(4 × the cap, 64 MiB): lines between the cap and this are quarantined alone."""
+    return max(4 * int(max_line_bytes), HARD_LINE_FLOOR)
+
+
 # The first checks of every JSON-lines format (a CASE fragment over `_records.j`).
-NOT_A_JSON_OBJECT = "WHEN j IS NULL THEN 'malformed JSON' WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'"
+# A line over TOKENPNL_MAX_LINE_BYTES has j NULL and its reason in `_line_problems` (see read_lines).
+NOT_A_JSON_OBJECT = (
+    "WHEN j IS NULL AND line IN (SELECT bad_line FROM _line_problems) "
+    "THEN (SELECT min(problem) FROM _line_problems WHERE bad_line = line) "
+    "WHEN j IS NULL THEN 'malformed JSON' WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'"
+)
 
 
 def excerpt_sql(summary_json: str) -> str:
@@ -120,6 +154,7 @@ def install_macros(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
             CASE WHEN s IS NULL THEN 'missing ' || what
                  WHEN NOT has_offset(s) THEN what || ' has no UTC offset: ' || left(s, 40)
                  WHEN utc_ts(s) IS NULL THEN what || ' is not an RFC 3339 timestamp: ' || left(s, 40) END;
+        CREATE TEMP TABLE IF NOT EXISTS _line_problems (bad_line BIGINT, problem VARCHAR);
         CREATE OR REPLACE TEMP MACRO pseudonymise(v) AS
             CASE WHEN v IS NULL OR v = '' THEN NULL
                  ELSE sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(v)))) END;

@@ -7,6 +7,7 @@ A file whose content hash was loaded before is skipped, whatever its name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,8 +16,17 @@ from pathlib import Path
 import duckdb
 
 from ingest import formats
-from ingest.context import Counts, LoadContext, install_macros, quarantine_file
-from ingest.files import LandingFile, content_hash, csv_header, discover, first_record, json_document
+from ingest.context import Counts, LoadContext, install_macros, line_ceiling, quarantine_file
+from ingest.files import (
+    LandingFile,
+    content_hash,
+    csv_header,
+    discover,
+    first_record,
+    gzip_problem,
+    json_document,
+    text_problem,
+)
 from ingest.reference import load_reference
 from ingest.schema import ensure_schema
 
@@ -46,6 +56,7 @@ def load_landing(
     price_books: tuple[Path, ...],
     alias_files: tuple[Path, ...],
     max_line_bytes: int = 8 * 1024 * 1024,
+    max_uncompressed_bytes: int = 16 * 1024**3,
     progress: Callable[[str], None] | None = None,
 ) -> LoadReport:
     if not landing.is_dir():
@@ -75,14 +86,21 @@ def load_landing(
         if progress:
             progress(f"[{i}/{len(files)}] {f.rel}")
         ctx = LoadContext(con, f, digest, loaded_at, max_line_bytes)
+        # A compressed file is checked before anything reads it: expanded size, truncation, CRC.
+        unreadable = gzip_problem(f.path, max_uncompressed_bytes) if f.compressed else None
         con.execute("BEGIN")
         try:
+            detected: list[str] = []
             try:
-                fmt_name, counts = _load_file(ctx)
-            except duckdb.Error as exc:  # unreadable: bad gzip, a line over the size cap, broken CSV
+                if unreadable:
+                    fmt_name, counts = None, quarantine_file(ctx, unreadable)
+                else:
+                    fmt_name, counts = _load_file(ctx, detected)
+            except duckdb.Error as exc:  # unreadable: a line over the hard ceiling, not UTF-8, broken CSV
                 con.execute("ROLLBACK")
                 con.execute("BEGIN")
-                fmt_name, counts = None, quarantine_file(ctx, f"file could not be read: {_first_line(exc)}")
+                fmt_name = detected[0] if detected else None
+                counts = quarantine_file(ctx, _unreadable_reason(exc, ctx, detected), fmt_name)
             con.execute(
                 "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [f.rel, digest, f.kind, fmt_name, counts.records, counts.loaded, counts.quarantined, counts.skipped, loaded_at],
@@ -98,25 +116,50 @@ def load_landing(
     return report
 
 
-def _load_file(ctx: LoadContext) -> tuple[str | None, Counts]:
+def _load_file(ctx: LoadContext, detected: list[str]) -> tuple[str | None, Counts]:
+    """Recognise and load one file; `detected` receives (format name, layout) once known."""
     f = ctx.file
-    layout, sample = _sample(f)
+    layout, sample = _sample(f, ctx.max_line_bytes)
     fmt = formats.detect(layout, sample)
     if fmt is None:
-        return None, quarantine_file(ctx, f"content matches no known {f.kind} format (see docs/formats.md)")
+        reason = text_problem(f) or f"content matches no known {f.kind} format (see docs/formats.md)"
+        return None, quarantine_file(ctx, reason)
     if fmt.KIND != f.kind:
         return fmt.NAME, quarantine_file(ctx, f"looks like {fmt.NAME}, which belongs in {fmt.KIND}/, not {f.kind}/", fmt.NAME)
+    detected[:] = [fmt.NAME, layout]
     return fmt.NAME, fmt.load(ctx, sample)
 
 
-def _sample(f: LandingFile) -> tuple[str, dict | list[str] | None]:
-    """How the file is laid out, and what its format is recognised from."""
+def _sample(f: LandingFile, max_line_bytes: int) -> tuple[str, dict | list[str] | None]:
+    """How the file is laid out, and what its format is recognised from (a line over the
+    size cap is not sampled: the loader quarantines it)."""
     if f.inner_suffix == ".csv":
-        return "csv", csv_header(f)
-    record = first_record(f, first_only=f.inner_suffix == ".json")
+        return "csv", csv_header(f, max_line_bytes)
+    record = first_record(f, first_only=f.inner_suffix == ".json", max_line_bytes=max_line_bytes)
     if record is not None or f.inner_suffix != ".json":
         return "jsonl", record
     return "json", json_document(f)
+
+
+_LINE_TOO_LONG = re.compile(r"CSV Error on Line: (\d+).*Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", re.S)
+_NOT_UTF8 = re.compile(r"CSV Error on Line: (\d+).*Invalid unicode", re.S)
+
+
+def _unreadable_reason(exc: Exception, ctx: LoadContext, detected: list[str]) -> str:
+    """A clear reason for a file DuckDB could not read; never any of the file's content (DuckDB's
+    message quotes the offending line, so only its first line or the parsed numbers are used)."""
+    text = str(exc)
+    csv = len(detected) > 1 and detected[1] == "csv"
+    if m := _LINE_TOO_LONG.search(text):
+        line, size = m.group(1), m.group(3)
+        if csv:
+            return (f"line {line} of {size} bytes exceeds the cap of {ctx.max_line_bytes} bytes "
+                    "(TOKENPNL_MAX_LINE_BYTES); a CSV file is quarantined whole")
+        return (f"line {line} of {size} bytes exceeds the hard ceiling of {line_ceiling(ctx.max_line_bytes)} bytes "
+                "(4 × TOKENPNL_MAX_LINE_BYTES, at least 64 MiB); the whole file is quarantined")
+    if m := _NOT_UTF8.search(text):
+        return f"line {m.group(1)} is not valid UTF-8 (files must be UTF-8 text); the whole file is quarantined"
+    return f"file could not be read: {_first_line(exc)}"
 
 
 def _first_line(exc: Exception) -> str:

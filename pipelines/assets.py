@@ -41,6 +41,7 @@ def raw_tables(context: AssetExecutionContext, tokenpnl: TokenpnlResource):
         report = load_landing(
             con, settings.landing, hmac_key=settings.hmac_key(), price_books=settings.all_price_books,
             alias_files=settings.all_alias_files, max_line_bytes=settings.max_line_bytes,
+            max_uncompressed_bytes=settings.max_uncompressed_bytes,
             progress=context.log.info,
         )
         existing = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}

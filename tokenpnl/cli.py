@@ -130,7 +130,8 @@ def _execute(*, landing: Path, warehouse: Path, as_of: date | None, price_books:
         result = defs.resolve_job_def("nightly").execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if result.success:
         return True, f"Published marts to {settings.warehouse} (as of {as_of or 'yesterday'})."
-    return False, _failure_message(result) + f"\n(full log: {log_path})"
+    message = _failure_message(result)
+    return False, message + _stored_failures(settings.build_db, message) + f"\n(full log: {log_path})"
 
 
 def _failure_message(result) -> str:
@@ -145,6 +146,32 @@ def _failure_message(result) -> str:
                 text = event.step_failure_data.user_failure_data.description
             lines.append(f"step {event.step_key}: {text}")
     return "\n".join(lines) or "the job failed (no step reported an error; set TOKENPNL_LOG_LEVEL=INFO for details)"
+
+
+def _stored_failures(build_db: Path, message: str) -> str:
+    """The offending rows of failed dbt tests that store their failures (the FX-rate check names
+    the currency and day to add), read from the build database."""
+    import re
+
+    import duckdb
+
+    names = sorted(set(re.findall(r"Failure in test (\w+)", message)))
+    if not names or not build_db.exists():
+        return ""
+    out = []
+    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        stored = {t for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'dbt_test__audit'").fetchall()}
+        for name in names:
+            if name in stored:
+                cur = con.execute(f'SELECT * FROM dbt_test__audit."{name}" LIMIT 5')
+                cols = [d[0] for d in cur.description]
+                rows = ["    " + ", ".join(f"{c}={v}" for c, v in zip(cols, r)) for r in cur.fetchall()]
+                out.append(f"\n  {name} found:\n" + "\n".join(rows))
+    finally:
+        con.close()
+    return "".join(out)
 
 
 @app.command()

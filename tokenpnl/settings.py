@@ -28,6 +28,20 @@ def _env_list(name: str) -> list[Path]:
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
 
 
+def _env_bytes(name: str, default: int) -> int:
+    """A positive whole number of bytes, e.g. TOKENPNL_MAX_LINE_BYTES=16777216."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of bytes such as {default}, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1 byte, not {value}")
+    return value
+
+
 def _env_json(name: str) -> dict[str, object]:
     """Rule settings (windows, tolerances) as a JSON object, e.g. {"revert_window_days": 7}."""
     raw = os.environ.get(name, "").strip()
@@ -51,7 +65,8 @@ class Settings:
     price_books: tuple[Path, ...] = ()  # user books; they win over the default book
     alias_files: tuple[Path, ...] = ()  # user provider-alias files, on top of the shipped one
     quarantine_max_pct: float = 1.0
-    max_line_bytes: int = 8 * 1024 * 1024
+    max_line_bytes: int = 8 * 1024 * 1024  # longer lines are quarantined one by one
+    max_uncompressed_bytes: int = 16 * 1024**3  # a .gz file expanding past this is quarantined whole
     hmac_key_file: Path | None = None
     dbt_vars: dict[str, object] = field(default_factory=dict)
 
@@ -91,7 +106,8 @@ class Settings:
             "price_books": tuple(_env_list("TOKENPNL_PRICE_BOOKS")),
             "alias_files": tuple(_env_list("TOKENPNL_PROVIDER_ALIASES")),
             "quarantine_max_pct": float(os.environ.get("TOKENPNL_QUARANTINE_MAX_PCT", "1.0")),
-            "max_line_bytes": int(os.environ.get("TOKENPNL_MAX_LINE_BYTES", str(8 * 1024 * 1024))),
+            "max_line_bytes": _env_bytes("TOKENPNL_MAX_LINE_BYTES", 8 * 1024 * 1024),
+            "max_uncompressed_bytes": _env_bytes("TOKENPNL_MAX_UNCOMPRESSED_BYTES", 16 * 1024**3),
             "dbt_vars": _env_json("TOKENPNL_VARS"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

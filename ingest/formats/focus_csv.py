@@ -93,7 +93,7 @@ def load(ctx: LoadContext, header: list[str]) -> Counts:
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH src AS (
             SELECT row_number() OVER () + 1 AS line, *
-            FROM read_csv({_lit(str(ctx.file.path))}, header=true, all_varchar=true, delim=',', quote='"',
+            FROM read_csv({_lit(ctx.file.duckdb_path)}, header=true, all_varchar=true, delim=',', quote='"',
                           escape='"', strict_mode=false, null_padding=true, compression='auto',
                           max_line_size={int(ctx.max_line_bytes)})
         )

@@ -68,7 +68,7 @@ def _read_csv(ctx: LoadContext, header: list[str]) -> None:
     ctx.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _records AS
         SELECT row_number() OVER () + 1 AS line, NULL::VARCHAR AS raw, json_object({", ".join(members)}) AS j
-        FROM read_csv({_lit(str(ctx.file.path))}, header=true, all_varchar=true, delim=',', quote='"', escape='"',
+        FROM read_csv({_lit(ctx.file.duckdb_path)}, header=true, all_varchar=true, delim=',', quote='"', escape='"',
                       strict_mode=false, null_padding=true, compression='auto',
                       max_line_size={int(ctx.max_line_bytes)})"""
     )

@@ -84,7 +84,7 @@ def matches(sample) -> bool:
 
 def _layout(ctx: LoadContext) -> str:
     """The layout ingest.load decided for this file (same rule: see load._sample)."""
-    if first_record(ctx.file) is not None or ctx.file.inner_suffix != ".json":
+    if first_record(ctx.file, first_only=ctx.file.inner_suffix == ".json") is not None or ctx.file.inner_suffix != ".json":
         return "jsonl"
     return "json"
 
