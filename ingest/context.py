@@ -15,7 +15,7 @@ from datetime import datetime
 
 import duckdb
 
-from ingest.files import LandingFile
+from ingest.files import LandingFile, line_endings
 
 # Text-bearing keys: everything from the first of these on is cut from a quarantine excerpt
 # of a line we could not parse, so a broken record cannot leak its prompt into the warehouse.
@@ -69,7 +69,20 @@ class LoadContext:
 
         A line over `max_line_bytes` keeps only its first 200 characters plus '…' (never valid
         JSON, so nothing parses it) and is listed in `_line_problems(bad_line, problem)`, which
-        NOT_A_JSON_OBJECT reports: the line is quarantined, the rest of the file loads."""
+        NOT_A_JSON_OBJECT reports: the line is quarantined, the rest of the file loads.
+
+        Line numbers are physical (LF, CRLF or mixed). DuckDB's CSV reader, its only streaming line
+        reader (read_text holds a file in one value of at most 4 GiB and does not decompress),
+        always breaks lines at CR: by default a CRLF in a file that starts with LF counts twice.
+        `new_line='\\r\\n'` fixes that but fails in parallel on any LF file over one buffer
+        (16 × max_line_size), so files.line_endings picks it only for mixed files, single-threaded.
+        A CR inside a line of an LF file is numbered wrongly in every mode: that file is refused, as
+        is one whose row count differs from the scan's (a reader slip at a buffer boundary)."""
+        ends = line_endings(self.file)
+        if ends and ends.stray_cr_line:
+            raise _unreadable(f"line {ends.stray_cr_line} holds a carriage return (CR) that does not end it, so its "
+                              "lines cannot be numbered reliably; the whole file is quarantined (end lines with LF or CRLF)")
+        mode = ", new_line='\\r\\n', parallel=false" if ends and ends.mixed else ""
         cap = int(self.max_line_bytes)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _lines AS
@@ -77,8 +90,12 @@ class LoadContext:
             FROM (SELECT row_number() OVER () AS line, raw, strlen(raw) AS nbytes
                   FROM read_csv({_lit(self.file.duckdb_path)}, columns={{'raw': 'VARCHAR'}}, header=false,
                                 delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false,
-                                max_line_size={self.line_ceiling}, compression='auto'))"""
+                                max_line_size={self.line_ceiling}, compression='auto'{mode}))"""
         )
+        (read,) = self.con.execute("SELECT count(*) FROM _lines").fetchone()
+        if ends and read != ends.lines:
+            raise _unreadable(f"DuckDB's line reader returned {read} lines where the file has {ends.lines}, so line "
+                              "numbers would be wrong; the whole file is quarantined")
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _line_problems AS
             SELECT line AS bad_line, 'line of ' || nbytes || ' bytes exceeds the cap of {cap} bytes (TOKENPNL_MAX_LINE_BYTES)' AS problem
@@ -123,6 +140,12 @@ def excerpt_sql(summary_json: str) -> str:
         "WHEN NOT starts_with(ltrim(raw), '{') THEN '(not the start of a JSON object, content removed)' "
         f"ELSE {redacted_excerpt_sql('raw')} END"
     )
+
+
+def _unreadable(reason: str) -> duckdb.Error:
+    """A file DuckDB reads wrongly rather than not at all: ingest.load quarantines any file whose
+    load raises duckdb.Error whole, rolling back what was loaded of it, with the message as reason."""
+    return duckdb.InvalidInputException(reason)
 
 
 def _lit(value: str) -> str:

@@ -182,6 +182,54 @@ def first_record(f: LandingFile, max_lines: int = 50, *, first_only: bool = Fals
     return None
 
 
+@dataclass(frozen=True)
+class LineEndings:
+    lines: int  # physical lines: ended by LF, CRLF, or a CR at the end of the file or in a file without LF
+    mixed: bool  # both CRLF and bare LF endings
+    stray_cr_line: int | None  # first line holding a CR that is neither a line end nor before an LF (LF files only)
+
+
+_STRAY_CR = re.compile(rb"\r(?!\n)")
+
+
+def line_endings(f: LandingFile) -> LineEndings | None:
+    """How the (decompressed) file ends its lines, from one streaming pass at memchr speed:
+    DuckDB's line reader needs this to number lines as an editor does (see LoadContext.read_lines).
+    None when the file cannot be read (the reader then reports why)."""
+    newlines = crlf = bare_cr = 0
+    stray = None
+    carry_cr = False  # the previous chunk ended in CR: its LF, if any, starts this chunk
+    last = b""
+    try:
+        with _open_binary(f) as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                if carry_cr:
+                    if chunk.startswith(b"\n"):
+                        crlf += 1
+                    else:
+                        bare_cr += 1
+                        stray = stray or newlines + 1
+                carry_cr = chunk.endswith(b"\r")
+                if b"\r" in chunk:
+                    pairs = chunk.count(b"\r\n")
+                    crlf += pairs
+                    inner = chunk.count(b"\r") - pairs - carry_cr
+                    if inner:
+                        bare_cr += inner
+                        if stray is None:
+                            stray = newlines + chunk.count(b"\n", 0, _STRAY_CR.search(chunk).start()) + 1
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (OSError, EOFError, zlib.error):
+        return None
+    if carry_cr:  # a CR ending the file ends its last line
+        bare_cr += 1
+    if newlines == 0:  # classic Mac: CR alone ends every line, which DuckDB's reader does too
+        stray = None
+    lines = newlines + (bare_cr if stray is None else 0) + (1 if last and last not in b"\r\n" else 0)
+    return LineEndings(lines, crlf > 0 and newlines > crlf, stray)
+
+
 def csv_header(f: LandingFile, max_line_bytes: int = SAMPLE_LINE_BYTES) -> list[str]:
     try:
         with _open_binary(f) as fh:

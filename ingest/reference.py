@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -137,12 +137,14 @@ def load_reference(con: duckdb.DuckDBPyConnection, price_books: tuple[Path, ...]
     rows = read_price_books(price_books)
     aliases = _read_aliases(alias_files)
     fx = _read_fx(fx_dir)
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     con.execute("DELETE FROM raw.price_book_rows; DELETE FROM raw.provider_aliases; DELETE FROM raw.fx_rates;")
     # Bulk inserts through Arrow: executemany goes row by row and costs seconds per run.
     _insert(con, "raw.price_book_rows", ["book_file", "book_rank", "line", *PRICE_COLUMNS],
             [[r.book_file, r.book_rank, r.line] + [r.values[c] for c in PRICE_COLUMNS] for r in rows])
     _insert(con, "raw.provider_aliases", ["alias", "provider"], sorted(aliases.items()))
-    _insert(con, "raw.fx_rates", ["day", "currency", "usd_per_unit"], fx)
+    _insert(con, "raw.fx_rates", ["day", "currency", "usd_per_unit", "source_file", "line", "loaded_at"],
+            [(*r, loaded_at) for r in fx])
     return {"price_rows": len(rows), "aliases": len(aliases), "fx_rates": len(fx)}
 
 
@@ -166,18 +168,22 @@ def _read_aliases(files: tuple[Path, ...]) -> dict[str, str]:
     return aliases
 
 
-def _read_fx(fx_dir: Path | None) -> list[tuple[date, str, Decimal]]:
+def _read_fx(fx_dir: Path | None) -> list[tuple[date, str, Decimal, str, int]]:
+    """(day, currency, rate, file relative to the landing folder, line) of every FX row. Two
+    different rates for one day and currency are not refused here: dbt keeps the first and
+    quarantines the other, and the `assert_fx_rates_unambiguous` test fails the run."""
     if fx_dir is None or not fx_dir.is_dir():
         return []
     out, problems = [], []
     for path in sorted(p for p in fx_dir.rglob("*") if p.is_file() and not p.is_symlink() and p.name.endswith((".csv", ".csv.gz"))):
+        rel = f"{fx_dir.name}/{path.relative_to(fx_dir).as_posix()}"
         for i, rec in enumerate(_read_csv(path), start=2):
             where = f"fx_rates/{path.name}:{i}"
             day = _date(rec.get("day") or "", "day", problems, where)
             rate = _decimal(rec.get("usd_per_unit") or "", "usd_per_unit", problems, where, places=18)
             currency = (rec.get("currency") or "").strip().upper()
             if day and rate is not None and len(currency) == 3:
-                out.append((day, currency, rate))
+                out.append((day, currency, rate, rel, i))
             elif not problems:
                 problems.append(f"{where}: day, currency and usd_per_unit are required")
     if problems:

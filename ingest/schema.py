@@ -62,8 +62,14 @@ CREATE TABLE IF NOT EXISTS raw.price_book_rows (
 CREATE TABLE IF NOT EXISTS raw.provider_aliases (alias VARCHAR NOT NULL, provider VARCHAR NOT NULL);
 
 CREATE TABLE IF NOT EXISTS raw.fx_rates (
-    day DATE NOT NULL, currency VARCHAR NOT NULL, usd_per_unit DECIMAL(38,18) NOT NULL
+    day DATE NOT NULL, currency VARCHAR NOT NULL, usd_per_unit DECIMAL(38,18) NOT NULL,
+    source_file VARCHAR, line BIGINT, loaded_at TIMESTAMP
 );
+-- Lineage of FX rows came later (dbt names the file and line of a conflicting rate): a build
+-- database created before gets the columns; the table is refilled on every run anyway.
+ALTER TABLE raw.fx_rates ADD COLUMN IF NOT EXISTS source_file VARCHAR;
+ALTER TABLE raw.fx_rates ADD COLUMN IF NOT EXISTS line BIGINT;
+ALTER TABLE raw.fx_rates ADD COLUMN IF NOT EXISTS loaded_at TIMESTAMP;
 """
 
 

@@ -7,6 +7,9 @@ the marts reach the published warehouse only after dbt tests and GX suites have 
 
 import json
 import os
+import shutil
+import time
+from pathlib import Path
 
 import duckdb
 from dagster import (
@@ -67,7 +70,21 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, tokenp
     os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)  # profiles.yml reads it; dbt inherits our env
     # Unit tests of the SQL logic run in the test suite, not every night.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars(tokenpnl.as_of_date(), settings.dbt_vars))]
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    try:
+        yield from invocation.stream()
+    finally:
+        # dagster-dbt gives every invocation its own target folder (compiled SQL, run results): ~20 MB a run.
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+        _remove_stale_target_folders(invocation.target_path.parent)
+
+
+def _remove_stale_target_folders(target: Path, max_age_s: float = 86_400) -> None:
+    """Folders left by killed runs. Only old ones: another warehouse's run may be using a fresh one."""
+    cutoff = time.time() - max_age_s
+    for folder in target.glob("warehouse_models-*"):
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @asset(key=["audit", "gx_validation"], deps=[AssetKey(["marts", m]) for m in MARTS], group_name="publish", pool=POOL)

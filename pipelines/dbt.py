@@ -18,8 +18,10 @@ from tokenpnl.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 MANIFEST = dbt_project.manifest_path
-# The dbt installed beside this Python, so an un-activated venv works too.
+# The dbt installed beside this Python, so an un-activated venv works too; the job starts it through
+# `tokenpnl-dbt`, which makes dbt die with the run (tokenpnl/dbt_child.py).
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+DBT_CHILD_EXECUTABLE = str(Path(sys.executable).with_name("tokenpnl-dbt"))
 
 
 def dbt_vars(as_of: date | None, overrides: Mapping[str, object] | None = None) -> dict[str, object]:

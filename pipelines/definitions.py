@@ -16,7 +16,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
-from pipelines.dbt import DBT_EXECUTABLE, dbt_project, ensure_manifest
+from pipelines.dbt import DBT_CHILD_EXECUTABLE, dbt_project, ensure_manifest
 
 ensure_manifest()  # a no-op unless the dbt project changed since the last parse
 
@@ -43,6 +43,6 @@ defs = Definitions(
     loggers={"console": colored_console_logger, "progress": progress_logger},
     resources={
         "tokenpnl": TokenpnlResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_CHILD_EXECUTABLE),
     },
 )

@@ -19,6 +19,15 @@ KEYS = {
 }
 
 
+def build_rows(warehouse: Path, sql: str) -> list[tuple]:
+    """Rows of a query on the build database beside `warehouse` (raw tables, models, stored test failures)."""
+    con = duckdb.connect(str(warehouse.with_name(warehouse.stem + ".build.duckdb")), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def read_marts(warehouse: Path) -> dict[str, list[dict]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

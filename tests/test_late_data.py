@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from tests.conftest import write_jsonl
-from tests.marts_compare import KEYS, read_marts
+from tests.marts_compare import KEYS, build_rows, read_marts
 from tests.test_end_to_end import tokenpnl_run
 
 pytestmark = pytest.mark.slow
@@ -72,14 +72,6 @@ def run_ok(landing: Path, warehouse: Path, as_of: date, book: Path, tz: str) -> 
 
 def by_key(marts: dict, mart: str) -> dict[tuple, dict]:
     return {tuple(r[k] for k in KEYS[mart]): r for r in marts[mart]}
-
-
-def build_rows(warehouse: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(warehouse.with_name(warehouse.stem + ".build.duckdb")), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,19 +52,7 @@ def rebuild(
     when the rebuilt marts pass every check; the pseudonymisation key is kept."""
     day = _parse_day(as_of)
     _check_inputs(landing, price_book)
-    from tokenpnl.lock import WarehouseBusy, writer_lock
-    from tokenpnl.settings import Settings
-
-    build_db = Settings.from_env(landing=landing, warehouse=warehouse).build_db
-    try:
-        with writer_lock(warehouse.resolve()):
-            for path in (build_db, build_db.with_name(build_db.name + ".wal")):
-                path.unlink(missing_ok=True)
-    except WarehouseBusy as exc:
-        console.print(f"[bold red]tokenpnl rebuild refused[/]: {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"Dropped {build_db}; reloading everything from {landing}")
-    _run_and_report(landing, warehouse, day, price_book)
+    _run_and_report(landing, warehouse, day, price_book, rebuild=True)
 
 
 def _check_inputs(landing: Path, price_book: Optional[list[Path]]) -> None:
@@ -75,13 +63,13 @@ def _check_inputs(landing: Path, price_book: Optional[list[Path]]) -> None:
             raise typer.BadParameter(f"price book {book} does not exist", param_hint="--price-book")
 
 
-def _run_and_report(landing: Path, warehouse: Path, day: date, price_book: Optional[list[Path]]) -> None:
+def _run_and_report(landing: Path, warehouse: Path, day: date, price_book: Optional[list[Path]], rebuild: bool = False) -> None:
     from tokenpnl.lock import WarehouseBusy
 
     try:
-        ok, message = run_job(landing=landing, warehouse=warehouse, as_of=day, price_books=list(price_book or []))
+        ok, message = run_job(landing=landing, warehouse=warehouse, as_of=day, price_books=list(price_book or []), rebuild=rebuild)
     except WarehouseBusy as exc:
-        console.print(f"[bold red]tokenpnl run refused[/]: {exc}")
+        console.print(f"[bold red]tokenpnl {'rebuild' if rebuild else 'run'} refused[/]: {exc}")
         raise typer.Exit(1) from None
     if not ok:
         console.print(f"[bold red]tokenpnl run failed[/]: {message}")
@@ -90,12 +78,20 @@ def _run_and_report(landing: Path, warehouse: Path, day: date, price_book: Optio
     out.print(message)
 
 
-def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: list[Path]) -> tuple[bool, str]:
-    """Execute the `nightly` Dagster job in this process, holding the warehouse's writer lock.
+def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: list[Path],
+            rebuild: bool = False) -> tuple[bool, str]:
+    """Execute the `nightly` Dagster job in this process, holding the warehouse's writer lock;
+    with rebuild, first drop the build database under the same lock.
     Returns (success, message); raises WarehouseBusy when another run holds the lock."""
     from tokenpnl.lock import writer_lock
+    from tokenpnl.settings import Settings
 
-    with writer_lock(Path(warehouse).resolve()):
+    build_db = Settings.from_env(landing=landing, warehouse=warehouse).build_db
+    with writer_lock(build_db, Path(warehouse).resolve()):
+        if rebuild:
+            for path in (build_db, build_db.with_name(build_db.name + ".wal")):
+                path.unlink(missing_ok=True)
+            console.print(f"Dropped {build_db}; reloading everything from {landing}")
         return _execute(landing=landing, warehouse=warehouse, as_of=as_of, price_books=price_books)
 
 
@@ -131,7 +127,16 @@ def _execute(*, landing: Path, warehouse: Path, as_of: date | None, price_books:
     if result.success:
         return True, f"Published marts to {settings.warehouse} (as of {as_of or 'yesterday'})."
     message = _failure_message(result)
-    return False, message + _stored_failures(settings.build_db, message) + f"\n(full log: {log_path})"
+    return False, message + _stored_failures(settings.build_db, message) + _rebuild_hint(settings, message) + f"\n(full log: {log_path})"
+
+
+def _rebuild_hint(settings, message: str) -> str:
+    """A damaged build database (disk full, a copied half file) is rebuilt from the landing folder."""
+    damaged = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt", "checksum", "INTERNAL Error")
+    if not any(d in message for d in damaged):
+        return ""
+    return (f"\n  The build database {settings.build_db} looks damaged. It holds nothing the landing folder does not:"
+            f"\n  tokenpnl rebuild --landing {settings.landing} --warehouse {settings.warehouse} --as-of YYYY-MM-DD")
 
 
 def _failure_message(result) -> str:

@@ -143,6 +143,8 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
                 WHEN {_usage_problem()} IS NOT NULL THEN {_usage_problem()}
                 WHEN json_has(j, '$.attempt') AND json_int(j, '$.attempt') IS NULL THEN 'attempt is not a whole number'
                 WHEN coalesce(json_int(j, '$.attempt'), 1) < 1 THEN 'attempt must be 1 or more'
+                -- Absent or null is allowed (latency unknown); anything else must be an integer.
+                WHEN json_has(j, '$.latency_ms') AND json_int(j, '$.latency_ms') IS NULL THEN 'latency_ms is not a whole number'
                 WHEN input_cache_write_1h_tokens > input_cache_write_tokens THEN '1-hour cache writes exceed cache writes'
                 {negative}
             END AS reason

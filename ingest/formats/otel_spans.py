@@ -49,6 +49,7 @@ _ATTRS = {
     "routed_from": ("tokenpnl.routing.default_model",),
 }
 _COUNTS = ("input", "output", "cache_read", "cache_write", "reasoning")  # integer usage fields
+_INTEGERS = (*_COUNTS, "attempt")
 _WANTED = tuple(k for keys in _ATTRS.values() for k in keys)
 
 
@@ -58,7 +59,10 @@ def matches(record: dict) -> bool:
 
 # The part of an OTLP/JSON export request read here, as a json_transform schema: parsed once into
 # typed lists (numbers given as JSON numbers or strings both arrive as text). Unknown fields are ignored.
-_ANY_VALUE = '{"stringValue": "VARCHAR", "intValue": "VARCHAR", "doubleValue": "VARCHAR", "boolValue": "VARCHAR"}'
+# Of an arrayValue or kvlistValue only its presence is kept (`values` never fits BOOLEAN, so it
+# comes out NULL): an integer attribute sent as one is quarantined, and its content is never read.
+_ANY_VALUE = ('{"stringValue": "VARCHAR", "intValue": "VARCHAR", "doubleValue": "VARCHAR", "boolValue": "VARCHAR", '
+              '"bytesValue": "VARCHAR", "arrayValue": {"values": "BOOLEAN"}, "kvlistValue": {"values": "BOOLEAN"}}')
 _KEY_VALUES = f'[{{"key": "VARCHAR", "value": {_ANY_VALUE}}}]'
 _EXPORT = (
     '{"resourceSpans": [{"resource": {"attributes": %s}, "scopeSpans": [{"spans": [{'
@@ -74,14 +78,23 @@ def _wanted(attrs: str) -> str:
 
 def _lookup(field: str) -> str:
     """The first present attribute of `field` as STRUCT(key, value): current name before legacy
-    names, and within one name the span's own attribute before the resource's (`attrs` is span-first)."""
-    finds = [f"list_filter(attrs, lambda a: a.key = '{k}' AND {_scalar('a.value')} IS NOT NULL)[1]" for k in _ATTRS[field]]
+    names, and within one name the span's own attribute before the resource's (`attrs` is span-first).
+    An integer field counts any value as present, so a value of the wrong kind is quarantined
+    rather than skipped (a text field falls back to a legacy name with a scalar value)."""
+    given = _given("a.value") if field in _INTEGERS else f"{_scalar('a.value')} IS NOT NULL"
+    finds = [f"list_filter(attrs, lambda a: a.key = '{k}' AND {given})[1]" for k in _ATTRS[field]]
     return finds[0] if len(finds) == 1 else f"coalesce({', '.join(finds)})"
 
 
 def _scalar(v: str) -> str:
     """An AnyValue as text; NULL when empty or not a scalar (arrayValue, kvlistValue)."""
     return f"coalesce({v}.stringValue, {v}.intValue, {v}.doubleValue, {v}.boolValue)"
+
+
+def _given(v: str) -> str:
+    """Whether an AnyValue holds a value of any kind."""
+    return (f"({_scalar(v)} IS NOT NULL OR {v}.bytesValue IS NOT NULL OR {v}.arrayValue IS NOT NULL "
+            f"OR {v}.kvlistValue IS NOT NULL)")
 
 
 def _int(text: str) -> str:
@@ -99,12 +112,14 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
     ctx.read_json_lines()
     lookups = ",\n".join(f"{_lookup(f)} AS {f}_a" for f in _ATTRS)
     texts = ",\n".join(f"nullif({_scalar(f'{f}_a.value')}, '') AS {f}" for f in _ATTRS)
-    ints = ",\n".join(f"{_int(f)} AS n_{f}" for f in (*_COUNTS, "attempt"))
-    not_whole = " ".join(
-        f"WHEN {f} IS NOT NULL AND n_{f} IS NULL THEN {f}_a.key || ' is not a whole number'" for f in (*_COUNTS, "attempt")
-    )
+    ints = ",\n".join(f"{_int(f)} AS n_{f}" for f in _INTEGERS)
+    # Present but not an integer (a bool, double, empty or non-numeric string, bytes, array, kvlist).
+    not_whole = " ".join(f"WHEN {f}_a IS NOT NULL AND n_{f} IS NULL THEN {f}_a.key || ' is not a whole number'" for f in _INTEGERS)
     negative = " ".join(f"WHEN {c} < 0 THEN 'negative {c} after mapping the gen_ai.usage attributes'" for c in TOKEN_CLASSES)
-    usage = ", ".join(f"'{f}', left({f}, 40)" for f in _COUNTS)
+    # A count of a non-scalar kind shows as its kind, never its content.
+    kind = "CASE WHEN {v}.arrayValue IS NOT NULL THEN '(arrayValue)' WHEN {v}.kvlistValue IS NOT NULL THEN '(kvlistValue)' " \
+           "WHEN {v}.bytesValue IS NOT NULL THEN '(bytesValue)' END"
+    usage = ", ".join(f"'{f}', coalesce(left({f}, 40), {kind.format(v=f'{f}_a.value')})" for f in _COUNTS)
     span_excerpt = (
         "json_object('span', left(s.name, 120), 'traceId', left(s.traceId, 64), 'spanId', left(s.spanId, 32), "
         "'startTimeUnixNano', left(s.startTimeUnixNano, 40), 'endTimeUnixNano', left(s.endTimeUnixNano, 40), "
@@ -145,7 +160,7 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
             SELECT *, {ints},
                 coalesce(response_model, request_model) AS model,
                 {_nanos("s.startTimeUnixNano")} AS start_ns, {_nanos("s.endTimeUnixNano")} AS end_ns,
-                line_reason IS NULL AND coalesce(op IN {OPERATIONS} AND (input IS NOT NULL OR output IS NOT NULL), FALSE) AS is_call
+                line_reason IS NULL AND coalesce(op IN {OPERATIONS} AND (input_a IS NOT NULL OR output_a IS NOT NULL), FALSE) AS is_call
             FROM typed
         ), classed AS (
             SELECT *,

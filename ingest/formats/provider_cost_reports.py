@@ -11,8 +11,12 @@ so string contents are never touched), then cast to DECIMAL. DuckDB's JSON would
 it as a DOUBLE (0.1234567890123456789 -> 0.12345678901234568). Digits beyond the 14th decimal
 place (OpenAI's float noise, e.g. 0.13080000000000003) are rounded half away from zero.
 
-A row's identity (`row_key`) is the hash of source, bucket start and end and the result's
-minified JSON, so a re-delivered page (in either layout) adds nothing (dbt de-duplicates on it).
+Two hashes per row. `row_key` (source, bucket start and end, the result's minified JSON) is the
+exact copy: a re-delivered page (in either layout) has the same row_keys. `result_key` (source,
+bucket start and end, and every field of the result but the measures `amount`, `currency` and
+`quantity`, in key order) names the result: the same line item of the same bucket fetched again
+has the same result_key whatever its amount. dbt keeps the first copy of each result_key and
+quarantines a later copy whose amount or currency differs (`int_source_keys_conflicted`).
 """
 
 from __future__ import annotations
@@ -38,15 +42,21 @@ CREATE TABLE IF NOT EXISTS raw.provider_cost_rows (
     bucket_start TIMESTAMP NOT NULL, bucket_end TIMESTAMP NOT NULL,
     amount {MONEY} NOT NULL, amount_unit VARCHAR NOT NULL, currency VARCHAR NOT NULL,
     line_item VARCHAR, description VARCHAR, model VARCHAR, cost_type VARCHAR, token_type VARCHAR,
-    service_tier VARCHAR, project_id VARCHAR, workspace_id VARCHAR,
+    service_tier VARCHAR, project_id VARCHAR, workspace_id VARCHAR, result_key VARCHAR,
     {LINEAGE}
 );
+-- result_key came later: a build database created before it gets the column (NULL in old rows,
+-- which dbt then identifies by row_key as before).
+ALTER TABLE raw.provider_cost_rows ADD COLUMN IF NOT EXISTS result_key VARCHAR;
 """
 
 _COLUMNS = [
     "row_key", "source", "provider", "bucket_start", "bucket_end", "amount", "amount_unit", "currency",
     "line_item", "description", "model", "cost_type", "token_type", "service_tier", "project_id", "workspace_id",
+    "result_key",
 ]
+# Measures of a result: what a re-fetched bucket may restate. Every other field names the result.
+_MEASURES = ("amount", "currency", "quantity")
 
 _OPENAI_RESULT = "organization.costs.result"
 # A JSON number (RFC 8259 grammar) under a `value` or `amount` key: group 1 the key, group 2 the number.
@@ -194,6 +204,9 @@ def load(ctx: LoadContext, sample) -> Counts:
                 'line_item', left(r->>'line_item', 80), 'description', left(r->>'description', 80),
                 'model', left(r->>'model', 80))::VARCHAR, 300)) AS excerpt,
             md5(concat_ws('|', source, bucket_start::VARCHAR, bucket_end::VARCHAR, r::VARCHAR)) AS row_key,
+            CASE WHEN json_type(r) = 'OBJECT' THEN md5(concat_ws('|', source, bucket_start::VARCHAR, bucket_end::VARCHAR,
+                (SELECT string_agg(to_json(key) || ':' || value::VARCHAR, ',' ORDER BY key)
+                 FROM json_each(r) WHERE key NOT IN {_MEASURES}))) END AS result_key,
             source,
             CASE WHEN {openai} THEN 'openai' ELSE 'anthropic' END AS provider,
             bucket_start, bucket_end,

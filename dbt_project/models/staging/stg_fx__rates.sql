@@ -1,3 +1,6 @@
-select day, upper(currency) as currency, usd_per_unit
+-- Daily FX rates (USD per unit), one per day and currency: the first row by file path and line.
+-- The same rate twice is fine; a different rate for the same day and currency is quarantined
+-- (int_source_keys_conflicted) and fails the run (`assert_fx_rates_unambiguous`).
+select day, upper(currency) as currency, usd_per_unit, source_file, line as source_line
 from {{ source('raw', 'fx_rates') }}
-qualify row_number() over (partition by day, upper(currency) order by usd_per_unit) = 1
+{{ tokenpnl.keep_first_copy('fx_rates') }}

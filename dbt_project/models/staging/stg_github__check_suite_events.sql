@@ -9,7 +9,10 @@ select
     check_status,
     lower(check_conclusion) as conclusion,
     check_app as app
-from {{ source('raw', 'github_deliveries') }}
+-- A redelivery is the same delivery: keep the copy received first, wherever it was filed (a later
+-- copy with other content is a conflict, quarantined by int_source_keys_conflicted).
+from (
+    select * from {{ source('raw', 'github_deliveries') }}
+    {{ tokenpnl.keep_first_copy('github_deliveries') }}
+) as deliveries
 where event = 'check_suite'
--- A redelivery is the same delivery: keep the copy received first, wherever it was filed.
-qualify row_number() over (partition by delivery_id order by received_at, _source_file, _line) = 1

@@ -1,5 +1,6 @@
 -- Jira issue webhooks, one per event key (md5 of webhookEvent, issue key, timestamp and
--- changelog id: Jira bodies carry no delivery id, and a redelivered webhook counts once).
+-- changelog id: Jira bodies carry no delivery id, and a redelivered webhook counts once): the first
+-- copy by file and line; a later copy with other content is quarantined by int_source_keys_conflicted.
 select
     event_key,
     webhook_event,
@@ -17,4 +18,4 @@ select
     _source_file as source_file,
     _line as source_line
 from {{ source('raw', 'jira_events') }}
-qualify row_number() over (partition by event_key order by _source_file, _line) = 1
+{{ tokenpnl.keep_first_copy('jira_events') }}

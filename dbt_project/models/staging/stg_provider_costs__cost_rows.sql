@@ -1,8 +1,12 @@
--- Provider cost report rows (OpenAI Costs API, Anthropic cost report), one per distinct row_key
--- (a re-delivered page adds nothing). Units are converted here, once: Anthropic amounts are in
--- cents, so cost = amount x 0.01 as a DECIMAL (exact; DECIMAL / DECIMAL would give a DOUBLE).
+-- Provider cost report rows (OpenAI Costs API, Anthropic cost report), one per result: the first copy
+-- (by file and line) of each result_key (source, bucket and every field but the measures; row_key in
+-- rows landed before result_key existed). A re-delivered page adds nothing; a re-fetched result
+-- with another amount or currency is quarantined by int_source_keys_conflicted.
+-- Units are converted here, once: Anthropic amounts are in cents, so cost = amount x 0.01 as a
+-- DECIMAL (exact; DECIMAL / DECIMAL would give a DOUBLE).
 select
     row_key,
+    coalesce(result_key, row_key) as result_key,
     source,
     lower(trim(provider)) as provider_raw,
     bucket_start,
@@ -27,4 +31,4 @@ select
     _source_file as source_file,
     _line as source_line
 from {{ source('raw', 'provider_cost_rows') }}
-qualify row_number() over (partition by row_key order by _source_file, _line) = 1
+{{ tokenpnl.keep_first_copy('provider_cost_reports') }}

@@ -1,4 +1,5 @@
--- Zendesk ticket events, one per event id (a redelivered webhook is the same event).
+-- Zendesk ticket events, one per event id (a redelivered webhook is the same event): the first copy
+-- by file and line; a later copy with other content is quarantined by int_source_keys_conflicted.
 -- ticket_status is the ticket's status after the event: the new status of a status change,
 -- else the status in the event's ticket snapshot; a deletion or spam mark means DELETED.
 select
@@ -24,4 +25,4 @@ select
     _source_file as source_file,
     _line as source_line
 from {{ source('raw', 'zendesk_events') }}
-qualify row_number() over (partition by event_id order by _source_file, _line) = 1
+{{ tokenpnl.keep_first_copy('zendesk_events') }}
