@@ -314,6 +314,12 @@ def _gx():
         return _GX_STATE
 
 
+def prepare() -> None:
+    """Import GX and make its context ahead of validate_build: the nightly job does it in a
+    thread while dbt (a separate process) builds, taking ~5 s off the run's critical path."""
+    _gx()
+
+
 def _batch_definition(state: dict[str, Any], asset_name: str):
     cache = state["batch_definitions"]
     if asset_name not in cache:

@@ -8,6 +8,7 @@ the marts reach the published warehouse only after dbt tests and GX suites have 
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from expectations import prepare as prepare_gx
+from expectations import validate_build
 from ingest.formats import raw_tables
 from ingest.load import load_landing
 from pipelines.dbt import MANIFEST, TokenpnlDbtTranslator, dbt_vars
@@ -70,6 +73,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, tokenp
     os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)  # profiles.yml reads it; dbt inherits our env
     # Unit tests of the SQL logic run in the test suite, not every night.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars(tokenpnl.as_of_date(), settings.dbt_vars))]
+    threading.Thread(target=prepare_gx, daemon=True).start()  # GX's ~5 s import, while dbt builds
     invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
@@ -91,8 +95,6 @@ def _remove_stale_target_folders(target: Path, max_age_s: float = 86_400) -> Non
 def gx_validation(context: AssetExecutionContext, tokenpnl: TokenpnlResource) -> MaterializeResult:
     """Great Expectations suites on the raw tables and the marts; a critical failure stops the
     run here, before anything is published."""
-    from expectations import validate_build
-
     settings = tokenpnl.settings()
     report = validate_build(settings.build_db, quarantine_max_pct=settings.quarantine_max_pct)
     if not report.passed:

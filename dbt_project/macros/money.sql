@@ -1,7 +1,8 @@
 {#
   Exact money arithmetic. DuckDB turns DECIMAL / DECIMAL into DOUBLE, so divisions that yield
   money go through 128-bit integers: round_half_up(a * b / c, 14 decimals), exactly. Overflow
-  (beyond ~1e9 USD per figure) raises an error rather than losing digits.
+  raises an error rather than losing digits: money_muldiv (a, b, c all money) needs |a * b| under
+  ~8.5e9 USD^2 (a 10 USD call of an 850M USD invoice month); money_div (count denominator) ~1e24 USD.
   Engine-specific, hence dispatched: another adapter brings its own implementation.
 #}
 {% macro money_muldiv(a, b, c) %}{{ return(adapter.dispatch('money_muldiv', 'tokenpnl')(a, b, c)) }}{% endmacro %}
@@ -26,8 +27,22 @@
      + ((cast({{ x }} as decimal(38, 14)) - trunc(cast({{ x }} as decimal(38, 14)))) * 100000000000000)::hugeint)
 {%- endmacro %}
 
-{# a / c for money a (count or money c), exact to 14 decimals, NULL when c is 0 or NULL. #}
-{% macro money_div(a, c) -%}{{ tokenpnl.money_muldiv(a, 1, c) }}{%- endmacro %}
+{# a / n for money a and a whole count n (calls, tokens, successes), exact to 14 decimals, rounded
+   half away from zero, NULL when n is 0 or NULL. n is not scaled to money units, so a figure up to
+   ~1e24 USD fits (money_muldiv(a, 1, n) overflowed for a * 1e6 past ~8.5e3 USD). #}
+{% macro money_div(a, n) %}{{ return(adapter.dispatch('money_div', 'tokenpnl')(a, n)) }}{% endmacro %}
+
+{% macro default__money_div(a, n) -%}
+    cast(round(cast({{ a }} as decimal(38, 14)) / {{ n }}, 14) as decimal(38, 14))
+{%- endmacro %}
+
+{% macro duckdb__money_div(a, n) -%}
+    {%- set au = tokenpnl.money_units(a) -%}
+    (case when ({{ n }}) is null or ({{ n }}) = 0 or ({{ a }}) is null then null
+     else cast(cast(sign({{ au }}) * sign(({{ n }})::hugeint)
+                    * ((2 * abs({{ au }}) + abs(({{ n }})::hugeint)) // (2 * abs(({{ n }})::hugeint)))
+               as decimal(38, 0)) * 0.00000000000001::decimal(15, 14) as decimal(38, 14)) end)
+{%- endmacro %}
 
 {# Cost of `tokens` at `price` USD per million tokens: exact for prices with up to 8 decimals,
    rounded half away from zero at 14 decimals beyond that (books hold up to 12). #}

@@ -38,7 +38,7 @@ select
     coalesce(calls.total_tokens, 0) as total_tokens,
     calls.list_cost_usd,
     calls.invoice_cost_usd,
-    {{ tokenpnl.money_muldiv('calls.list_cost_usd', 1000000, 'calls.total_tokens') }} as cost_per_mtok_usd,
+    {{ tokenpnl.money_div('calls.list_cost_usd * 1000000', 'calls.total_tokens') }} as cost_per_mtok_usd,
     {{ tokenpnl.money_div('calls.list_cost_usd', 'calls.calls') }} as cost_per_request_usd,
     {{ tokenpnl.money_div('groups.list_cost_usd', 'groups.workflows') }} as cost_per_workflow_usd,
     {{ tokenpnl.money_div('groups.list_cost_usd', 'groups.verified_successes') }} as cost_per_verified_success_usd,
