@@ -10,10 +10,13 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from tokenpnl.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="What your AI work really costs per trusted outcome.")
 console = Console(stderr=True)
@@ -86,19 +89,17 @@ def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: 
     from tokenpnl.lock import writer_lock
     from tokenpnl.settings import Settings
 
-    build_db = Settings.from_env(landing=landing, warehouse=warehouse).build_db
-    with writer_lock(build_db, Path(warehouse).resolve()):
+    settings = Settings.from_env(landing=landing, warehouse=warehouse, price_books=tuple(p.resolve() for p in price_books))
+    build_db = settings.build_db
+    with writer_lock(build_db, settings.warehouse):
         if rebuild:
             for path in (build_db, build_db.with_name(build_db.name + ".wal")):
                 path.unlink(missing_ok=True)
-            console.print(f"Dropped {build_db}; reloading everything from {landing}")
-        return _execute(landing=landing, warehouse=warehouse, as_of=as_of, price_books=price_books)
+            console.print(f"Dropped {build_db}; reloading everything from {settings.landing}")
+        return _execute(settings, as_of)
 
 
-def _execute(*, landing: Path, warehouse: Path, as_of: date | None, price_books: list[Path]) -> tuple[bool, str]:
-    from tokenpnl.settings import Settings
-
-    settings = Settings.from_env(landing=landing, warehouse=warehouse, price_books=tuple(p.resolve() for p in price_books))
+def _execute(settings: Settings, as_of: date | None) -> tuple[bool, str]:
     os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)
     with console.status("Preparing the dbt project and Dagster definitions…"):
         from dagster import DagsterInstance
@@ -130,7 +131,7 @@ def _execute(*, landing: Path, warehouse: Path, as_of: date | None, price_books:
     return False, message + _stored_failures(settings.build_db, message) + _rebuild_hint(settings, message) + f"\n(full log: {log_path})"
 
 
-def _rebuild_hint(settings, message: str) -> str:
+def _rebuild_hint(settings: Settings, message: str) -> str:
     """A damaged build database (disk full, a copied half file) is rebuilt from the landing folder."""
     damaged = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt", "checksum", "INTERNAL Error")
     if not any(d in message for d in damaged):
