@@ -221,7 +221,7 @@ def _copy_all(con: duckdb.DuckDBPyConnection, jobs: dict[str, str], landing: Pat
         return list(pool.map(lambda job: _copy(con.cursor(), job[1], landing / job[0]), jobs.items()))
 
 
-def generate(out: Path, p: Params, *, memory_limit: str = "4GB", threads: int | None = None, log=print) -> dict:
+def generate(out: Path, p: Params, *, memory_limit: str = "12GB", threads: int | None = None, log=print) -> dict:
     """Write OUT/landing, OUT/price_book.csv and OUT/manifest.json; return the manifest. Memory is
     bounded by one day (~400 B per call, spilled to OUT/_tmp beyond `memory_limit`)."""
     out = Path(out)
@@ -229,6 +229,7 @@ def generate(out: Path, p: Params, *, memory_limit: str = "4GB", threads: int | 
     for path in (landing, spill):
         shutil.rmtree(path, ignore_errors=True)
     landing.mkdir(parents=True)
+    spill.mkdir(parents=True)  # DuckDB creates only the last level of its temp_directory
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{memory_limit}'; SET temp_directory = '{spill / 'duckdb'}'")
@@ -261,7 +262,7 @@ def main(
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2026-09-01",
     out: Annotated[Path, typer.Option(help="Output folder (landing/, price_book.csv, manifest.json).")] = Path("bench/data/sample"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit while generating.")] = "4GB",
+    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit while generating (a 10M-call day needs ~8 GB).")] = "12GB",
 ) -> None:
     """Generate a seeded landing folder for benchmarks."""
     manifest = generate(out, Params(calls_per_day, days, date.fromisoformat(start), seed), memory_limit=memory_limit)

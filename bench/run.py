@@ -1,6 +1,6 @@
 """Benchmark tokenpnl against the DuckDB-only floor.
 
-    python -m bench.run --calls-per-day 1000000 --days 1 --repeat 3 [--scenario night|fixed|incremental|bi|all] [--keep]
+    python -m bench.run --calls-per-day 1000000 --days 1 --repeat 3 [--scenario night|fixed|incremental|bi|spill|all] [--keep]
 
 Generates (or reuses) a seeded landing folder under bench/data/, runs the scenarios (see
 bench/scenarios.py), prints a table and a markdown table to paste, and appends one JSON line per
@@ -37,6 +37,7 @@ class Scenario(str, Enum):
     night = "night"
     fixed = "fixed"
     incremental = "incremental"
+    spill = "spill"
     bi = "bi"
     all = "all"
 
@@ -111,6 +112,7 @@ def main(
     results_dir: Annotated[Path, typer.Option(help="Where results.jsonl is appended.")] = HERE / "results",
     bi_runs: Annotated[int, typer.Option(help="Repetitions of each BI query.")] = 20,
     timeout: Annotated[float, typer.Option(help="Seconds before a single run is killed.")] = 7200,
+    memory_limit: Annotated[str, typer.Option(help="spill: TOKENPNL_MEMORY_LIMIT of the run.")] = "1GB",
 ) -> None:
     """Time the floor and tokenpnl on the same generated files; check their marts are equal."""
     bench = Bench(calls_per_day, days, repeat, date.fromisoformat(start), seed, work_dir.resolve(), data_dir.resolve(),
@@ -126,6 +128,8 @@ def main(
                 warehouse = bench.night()
             elif name == "bi":
                 bench.bi(warehouse)
+            elif name == "spill":
+                bench.spill(memory_limit)
             else:
                 getattr(bench, name)()
     except Exception as exc:  # keep what was measured; report the failure

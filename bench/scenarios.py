@@ -69,7 +69,8 @@ class Bench:
         return folder, m
 
     def series(self, scenario: str, name: str, cmd: Callable[[], list[str]], *, calls: int,
-               prepare: Callable[[], None] | None = None, runs: int | None = None, note: str = "") -> dict:
+               prepare: Callable[[], None] | None = None, runs: int | None = None, note: str = "",
+               env: dict[str, str] | None = None) -> dict:
         """Run a command `runs` times (prepare() untimed before each) and record the measurements."""
         rec = {"scenario": scenario, "measure": name, "calls": calls, "runs": 0, "wall_s": [], "cpu_s": [],
                "peak_rss_mib": [], "note": note}
@@ -77,7 +78,7 @@ class Bench:
         for i in range(runs or self.repeat):
             if prepare:
                 prepare()
-            m = measure.run(cmd(), env={**os.environ, "TOKENPNL_HMAC_KEY": "bench-not-secret"}, cwd=ROOT,
+            m = measure.run(cmd(), env={**os.environ, "TOKENPNL_HMAC_KEY": "bench-not-secret", **(env or {})}, cwd=ROOT,
                             timeout=self.timeout)
             if m.returncode != 0:
                 errors = [line.strip() for line in m.output_tail.splitlines() if "Error" in line]
@@ -192,6 +193,19 @@ class Bench:
         self.series("incremental", f"tokenpnl rebuild: all {self.days + 1} days", lambda: self.tokenpnl(full, wh, new, book, "rebuild"),
                     calls=m["calls"], prepare=restore)
         self.check("incremental (rebuild)", wh, floor_db)
+
+    def spill(self, limit: str) -> None:
+        """A night under TOKENPNL_MEMORY_LIMIT: DuckDB must spill to disk, not fail, and the marts
+        must still equal the floor's."""
+        folder, m = self.dataset(self.days)
+        landing, book, as_of = folder / "landing", folder / m["price_book"], m["as_of"]
+        work = self.fresh("spill")
+        floor_db, wh = work / "floor.duckdb", work / "wh" / "tokenpnl.duckdb"
+        self.series("spill", f"tokenpnl run, TOKENPNL_MEMORY_LIMIT={limit}", lambda: self.tokenpnl(landing, wh, as_of, book),
+                    calls=m["calls"], prepare=lambda: shutil.rmtree(wh.parent, ignore_errors=True),
+                    env={"TOKENPNL_MEMORY_LIMIT": limit})
+        self.series("spill", "floor (DuckDB alone)", lambda: self.floor(landing, as_of, book, floor_db), calls=m["calls"], runs=1)
+        self.check("spill", wh, floor_db)
 
     def bi(self, warehouse: Path | None = None) -> None:
         if warehouse is None or not warehouse.exists():

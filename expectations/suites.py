@@ -1,8 +1,25 @@
 """Great Expectations 1.x audit of a *build* DuckDB file, run before the marts are published.
 
-`validate_build(db_path)` opens the build file read-only, reads small pandas frames with
-DuckDB, validates them against suites defined here in code, and returns a
-`ValidationReport`. The nightly job publishes the marts only when `report.passed`.
+`validate_build(db_path)` opens the build file read-only, validates each audited table
+against a suite defined here in code, and returns a `ValidationReport`. The nightly job
+publishes the marts only when `report.passed`.
+
+Suspect-row pre-filter: GX never sees a whole table. `raw.llm_calls` and
+`marts.fct_llm_calls` get ~10M rows a night; reading them into pandas took 14 s and
+well over a GiB of RAM at 1M rows and would need many GB at 10M (the nightly run must peak
+under 3 GiB). So every check carries a DuckDB predicate (`_Check.suspect`) that is TRUE for
+every row that *could* fail it, mirroring GX's own semantics (e.g. `col < 0` for
+"between, min 0", where NULLs are ignored like GX ignores them; `col IS NULL` for "not
+null"; for uniqueness, every row whose key occurs more than once, via
+`count(*) OVER (PARTITION BY key)`). DuckDB scans the table and hands pandas only the rows
+matching the OR of a suite's predicates (`_suspect_sql`), usually none; GX then really runs
+every unchanged expectation on that frame. This is exact, not a sample: every row GX would
+flag on the whole table is in the frame with all the rows that make it fail (all rows of a
+duplicated key), and a row that is suspect for one check but fine for another is simply
+passed by GX. A predicate may be broader than its expectation (the extra rows pass), never
+narrower; a check without one (`suspect="TRUE"`) would get every row. The "N of M rows
+unexpected" totals come from `count(*)` of the table, not from the frame, and
+`ValidationReport.frame_rows` records how many rows GX received per table.
 
 Two GX pitfalls (the style guide's "Pitfalls" section) are guarded explicitly:
 - GX never raises on a failed expectation: every result with `success=False` (including
@@ -61,6 +78,8 @@ class CheckResult:
 @dataclass
 class ValidationReport:
     results: list[CheckResult]
+    # rows handed to GX per audited table: its suspect rows only, not the table (module docstring)
+    frame_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -120,21 +139,52 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- suites
 
 
+_SUM_OF_CLASS_COSTS = "(" + " + ".join(CLASS_COSTS) + ")"
+_ALL_COSTS = (*CLASS_COSTS, "list_cost_usd")
+# derived: the 1-hour cache writes are a subset of all cache writes
+_CACHE_WRITE_TOKENS_BEYOND_1H = "input_cache_write_tokens - input_cache_write_1h_tokens"
+_COSTS_NULL_IFF_UNPRICED = (
+    f"coalesce(CASE WHEN is_priced THEN {' AND '.join(f'{c} IS NOT NULL' for c in _ALL_COSTS)}"
+    f" ELSE {' AND '.join(f'{c} IS NULL' for c in _ALL_COSTS)} END, FALSE)"
+)
+
+
 @dataclass
 class _Check:
     name: str
     build: Callable[[Any], Any]  # gx module -> Expectation
     show: tuple[str, ...] = ()  # columns shown in sample rows besides the frame's id columns
     critical: bool = True
+    # DuckDB predicate over the audited table's own columns: TRUE (NULL counts as FALSE) for
+    # every row that could fail the expectation. Broader is harmless, narrower would hide
+    # failures; "TRUE" sends GX every row.
+    suspect: str = "TRUE"
 
 
 @dataclass
 class _FrameSuite:
     suite: str  # "raw", "marts"
-    table: str
-    sql: str
+    table: str  # a base table (the suspect rows are found and ordered by its rowid)
+    columns: str  # SELECT list over the table's columns: the frame GX validates
     id_cols: tuple[str, ...]
     checks: list[_Check]
+
+
+def _suspect_sql(spec: _FrameSuite) -> str:
+    """The rows of `spec.table` that could fail any check of the suite, in table order (so the
+    sample rows are the first offenders, as when the whole table was read)."""
+    where = "\n               OR ".join(f"({check.suspect})" for check in spec.checks) or "FALSE"
+    return f"SELECT {spec.columns}\n            FROM {spec.table}\n            WHERE {where}\n            ORDER BY rowid"
+
+
+def suspect_sql() -> dict[str, str]:
+    """Each audited table's suspect-row query, i.e. exactly the frame GX receives (for
+    inspection, EXPLAIN and tests)."""
+    return {spec.table: _suspect_sql(spec) for spec in _frame_suites()}
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _not_null(table: str, column: str, show: tuple[str, ...] = ()) -> _Check:
@@ -142,6 +192,7 @@ def _not_null(table: str, column: str, show: tuple[str, ...] = ()) -> _Check:
         f"{table}: {column} is not null [expect_column_values_to_not_be_null]",
         lambda gx: gx.expectations.ExpectColumnValuesToNotBeNull(column=column),
         show,
+        suspect=f"{column} IS NULL",  # (no checked column is a DOUBLE, whose NaN pandas also calls null)
     )
 
 
@@ -150,6 +201,7 @@ def _non_negative(table: str, column: str) -> _Check:
         f"{table}: {column} >= 0 [expect_column_values_to_be_between]",
         lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=0),
         (column,),
+        suspect=f"{column} < 0",  # GX ignores NULLs in a between check: so does `<`
     )
 
 
@@ -158,13 +210,23 @@ def _in_set(table: str, column: str, values: list[str]) -> _Check:
         f"{table}: {column} in {{{', '.join(values)}}} [expect_column_values_to_be_in_set]",
         lambda gx: gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=values),
         (column,),
+        suspect=f"{column} NOT IN ({', '.join(map(_sql_str, values))})",  # NULL ignored, as by GX
     )
+
+
+def _duplicated_key(table: str, columns: list[str]) -> str:
+    """Rows whose key occurs more than once. All of them are suspects, so GX sees every copy of a
+    duplicated key and flags them all, as on the whole table. NULLs partition together, like
+    pandas' `duplicated` that GX uses; the rows GX skips (NULL key, or all-NULL compound key)
+    are harmless extra suspects. Only the key columns and rowid go through the window."""
+    return f"rowid IN (SELECT rowid FROM {table} QUALIFY count(*) OVER (PARTITION BY {', '.join(columns)}) > 1)"
 
 
 def _unique(table: str, column: str) -> _Check:
     return _Check(
         f"{table}: {column} is unique [expect_column_values_to_be_unique]",
         lambda gx: gx.expectations.ExpectColumnValuesToBeUnique(column=column),
+        suspect=_duplicated_key(table, [column]),
     )
 
 
@@ -172,11 +234,18 @@ def _compound_unique(table: str, columns: list[str]) -> _Check:
     return _Check(
         f"{table}: ({', '.join(columns)}) is unique [expect_compound_columns_to_be_unique]",
         lambda gx: gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=columns),
+        suspect=_duplicated_key(table, columns),
     )
 
 
-_SUM_OF_CLASS_COSTS = "(" + " + ".join(CLASS_COSTS) + ")"
-_ALL_COSTS = (*CLASS_COSTS, "list_cost_usd")
+def _cache_1h_within_cache_writes(table: str) -> _Check:
+    return _Check(
+        f"{table}: input_cache_write_1h_tokens <= input_cache_write_tokens "
+        "[expect_column_values_to_be_between on cache_write_tokens_beyond_1h]",
+        lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(column="cache_write_tokens_beyond_1h", min_value=0),
+        ("input_cache_write_tokens", "input_cache_write_1h_tokens"),
+        suspect=f"{_CACHE_WRITE_TOKENS_BEYOND_1H} < 0",
+    )
 
 
 def _frame_suites() -> list[_FrameSuite]:
@@ -187,53 +256,34 @@ def _frame_suites() -> list[_FrameSuite]:
         _FrameSuite(
             "raw",
             raw_calls,
-            f"""
-            SELECT call_id, source_format, occurred_at, provider, model,
+            f"""call_id, source_format, occurred_at, provider, model,
                    _source_file AS source_file, _line AS source_line, {tokens_sql},
-                   -- derived: the 1-hour cache writes are a subset of all cache writes
-                   input_cache_write_tokens - input_cache_write_1h_tokens AS cache_write_tokens_beyond_1h
-            FROM raw.llm_calls
-            """,
+                   {_CACHE_WRITE_TOKENS_BEYOND_1H} AS cache_write_tokens_beyond_1h""",
             ("call_id", "source_format", "source_file", "source_line"),
             [
                 *(_not_null(raw_calls, c) for c in ("call_id", "source_format", "occurred_at", "provider", "model")),
                 *(_non_negative(raw_calls, c) for c in TOKEN_CLASSES),
-                _Check(
-                    f"{raw_calls}: input_cache_write_1h_tokens <= input_cache_write_tokens "
-                    "[expect_column_values_to_be_between on cache_write_tokens_beyond_1h]",
-                    lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(column="cache_write_tokens_beyond_1h", min_value=0),
-                    ("input_cache_write_tokens", "input_cache_write_1h_tokens"),
-                ),
+                _cache_1h_within_cache_writes(raw_calls),
             ],
         ),
         _FrameSuite(
             "marts",
             fct,
-            f"""
-            SELECT call_id, source_format, source_file, source_line, provider, model, is_priced, {tokens_sql},
-                   input_cache_write_tokens - input_cache_write_1h_tokens AS cache_write_tokens_beyond_1h,
+            f"""call_id, source_format, source_file, source_line, provider, model, is_priced, {tokens_sql},
+                   {_CACHE_WRITE_TOKENS_BEYOND_1H} AS cache_write_tokens_beyond_1h,
                    -- exact DECIMAL subtraction first; only the difference becomes a DOUBLE for GX
                    CASE WHEN is_priced THEN CAST(list_cost_usd - {_SUM_OF_CLASS_COSTS} AS DOUBLE) END
                        AS list_cost_minus_class_costs_usd,
                    CAST(list_cost_usd - {_SUM_OF_CLASS_COSTS} AS VARCHAR) AS list_cost_minus_class_costs_exact,
                    CAST(list_cost_usd AS VARCHAR) AS list_cost_usd,
                    CAST({_SUM_OF_CLASS_COSTS} AS VARCHAR) AS class_costs_sum_usd,
-                   coalesce(CASE WHEN is_priced THEN {" AND ".join(f"{c} IS NOT NULL" for c in _ALL_COSTS)}
-                                 ELSE {" AND ".join(f"{c} IS NULL" for c in _ALL_COSTS)} END, FALSE)
-                       AS costs_null_iff_unpriced
-            FROM marts.fct_llm_calls
-            """,
+                   {_COSTS_NULL_IFF_UNPRICED} AS costs_null_iff_unpriced""",
             ("call_id", "source_format", "source_file", "source_line"),
             [
                 _not_null(fct, "call_id"),
                 _compound_unique(fct, ["source_format", "call_id"]),
                 *(_non_negative(fct, c) for c in TOKEN_CLASSES),
-                _Check(
-                    f"{fct}: input_cache_write_1h_tokens <= input_cache_write_tokens "
-                    "[expect_column_values_to_be_between on cache_write_tokens_beyond_1h]",
-                    lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(column="cache_write_tokens_beyond_1h", min_value=0),
-                    ("input_cache_write_tokens", "input_cache_write_1h_tokens"),
-                ),
+                _cache_1h_within_cache_writes(fct),
                 _not_null(fct, "is_priced"),
                 _Check(
                     f"{fct}: list_cost_usd - sum of the five class costs = 0 exactly for priced calls "
@@ -242,19 +292,22 @@ def _frame_suites() -> list[_FrameSuite]:
                         column="list_cost_minus_class_costs_usd", min_value=0, max_value=0
                     ),
                     ("list_cost_usd", "class_costs_sum_usd", "list_cost_minus_class_costs_exact"),
+                    # the exact DECIMAL difference: non-zero exactly when its DOUBLE is (|d| >= 1e-14)
+                    suspect=f"is_priced AND list_cost_usd - {_SUM_OF_CLASS_COSTS} <> 0",
                 ),
                 _Check(
                     f"{fct}: cost columns are NULL exactly when is_priced is false "
                     "[expect_column_values_to_be_in_set([True]) on costs_null_iff_unpriced]",
                     lambda gx: gx.expectations.ExpectColumnValuesToBeInSet(column="costs_null_iff_unpriced", value_set=[True]),
                     ("is_priced", "list_cost_usd", "class_costs_sum_usd"),
+                    suspect=f"NOT {_COSTS_NULL_IFF_UNPRICED}",
                 ),
             ],
         ),
         _FrameSuite(
             "marts",
             "marts.fct_workflows",
-            "SELECT workflow_id, outcome_id, outcome_status FROM marts.fct_workflows",
+            "workflow_id, outcome_id, outcome_status",
             ("workflow_id", "outcome_id"),
             [
                 _not_null("marts.fct_workflows", "workflow_id"),
@@ -266,7 +319,7 @@ def _frame_suites() -> list[_FrameSuite]:
         _FrameSuite(
             "marts",
             "marts.fct_outcomes",
-            "SELECT outcome_id, external_ref, status FROM marts.fct_outcomes",
+            "outcome_id, external_ref, status",
             ("outcome_id", "external_ref"),
             [
                 _not_null("marts.fct_outcomes", "outcome_id"),
@@ -278,7 +331,7 @@ def _frame_suites() -> list[_FrameSuite]:
         _FrameSuite(
             "marts",
             "marts.invoice_reconciliation",
-            "SELECT provider, CAST(month AS VARCHAR) AS month, status FROM marts.invoice_reconciliation",
+            "provider, CAST(month AS VARCHAR) AS month, status",
             ("provider", "month"),
             [
                 # One row per provider × month (spec/marts.md).
@@ -328,8 +381,9 @@ def _batch_definition(state: dict[str, Any], asset_name: str):
     return cache[asset_name]
 
 
-def _run_frame_suite(state: dict[str, Any], spec: _FrameSuite, df) -> list[CheckResult]:
-    """Validate `df` with one GX suite; every expectation becomes a CheckResult."""
+def _run_frame_suite(state: dict[str, Any], spec: _FrameSuite, df, total_rows: int | None = None) -> list[CheckResult]:
+    """Validate `df` with one GX suite; every expectation becomes a CheckResult. `total_rows` is
+    the table's row count when `df` holds only its suspect rows (default: the frame's length)."""
     gx = state["gx"]
     df = df.reset_index(drop=True)  # GX reports row positions as index labels
     suite = gx.ExpectationSuite(name=f"{spec.suite}:{spec.table}")
@@ -349,7 +403,7 @@ def _run_frame_suite(state: dict[str, Any], spec: _FrameSuite, df) -> list[Check
     for res in suite_result.results:
         key = str((res.expectation_config.meta or {}).get("check_key"))
         if key in by_key:
-            got[key] = _to_check_result(by_key[key], spec, df, res)
+            got[key] = _to_check_result(by_key[key], spec, df, res, total_rows)
     out: list[CheckResult] = []
     for key, check in by_key.items():  # in suite order; never trust silence: no result is a failure
         out.append(got.get(key) or CheckResult(check.name, check.critical, False, "GX returned no result for this expectation", []))
@@ -358,7 +412,7 @@ def _run_frame_suite(state: dict[str, Any], spec: _FrameSuite, df) -> list[Check
     return out
 
 
-def _to_check_result(check: _Check, spec: _FrameSuite, df, res) -> CheckResult:
+def _to_check_result(check: _Check, spec: _FrameSuite, df, res, total_rows: int | None = None) -> CheckResult:
     info = res.exception_info or {}
     if isinstance(info, dict) and "raised_exception" not in info:  # keyed by metric id
         errors = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
@@ -371,7 +425,8 @@ def _to_check_result(check: _Check, spec: _FrameSuite, df, res) -> CheckResult:
     result = res.result or {}
     success = bool(res.success)
     if "unexpected_count" in result:
-        total = result.get("element_count", len(df))
+        # every unexpected row is in the frame, so GX's count is the table's; the total is not
+        total = total_rows if total_rows is not None else result.get("element_count", len(df))
         bad = result.get("unexpected_count") or 0
         observed = f"{bad} of {total} rows unexpected"
     else:
@@ -414,7 +469,7 @@ def _load_quality(con, state: dict[str, Any], quarantine_max_pct: float) -> list
         return [CheckResult(name, True, False, f"could not read raw.load_manifest: {_first_line(exc)}", [])]
 
     records, quarantined, pct = int(df.at[0, "records"]), int(df.at[0, "quarantined"]), float(df.at[0, "quarantine_pct"])
-    spec = _FrameSuite("load_quality", "raw.load_manifest", "", (), [
+    spec = _FrameSuite("load_quality", "raw.load_manifest", "", (), [  # a one-row aggregate frame
         _Check(name, lambda gx_: gx_.expectations.ExpectColumnValuesToBeBetween(
             column="quarantine_pct", min_value=0, max_value=quarantine_max_pct)),
     ])
@@ -508,23 +563,26 @@ def validate_build(db_path: Path, *, quarantine_max_pct: float = 1.0) -> Validat
         raise FileNotFoundError(f"build database {db_path} does not exist")
     state = _gx()
     results: list[CheckResult] = []
+    frame_rows: dict[str, int] = {}
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for spec in _frame_suites():
-                try:
-                    df = con.execute(spec.sql).df()
+                try:  # DuckDB scans the table; pandas gets only the suspect rows
+                    df = con.execute(_suspect_sql(spec)).df()
+                    total_rows = con.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0]
                 except Exception as exc:  # a missing table or column is a broken build, not a crash
                     results.append(CheckResult(
                         f"{spec.table}: readable by the {spec.suite} suite", True, False,
                         f"could not read {spec.table}: {_first_line(exc)}", [],
                     ))
                     continue
-                results.extend(_run_frame_suite(state, spec, df))
+                frame_rows[spec.table] = len(df)
+                results.extend(_run_frame_suite(state, spec, df, total_rows))
             results.append(_calls_not_lost(con))
             results.extend(_load_quality(con, state, quarantine_max_pct))
             results.append(_unpriced_share(con))
     finally:
         con.close()
-    return ValidationReport(results)
+    return ValidationReport(results, frame_rows)

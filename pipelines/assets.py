@@ -29,7 +29,7 @@ from expectations import prepare as prepare_gx
 from expectations import validate_build
 from ingest.formats import raw_tables
 from ingest.load import load_landing
-from pipelines.dbt import MANIFEST, TokenpnlDbtTranslator, dbt_vars
+from pipelines.dbt import MANIFEST, TokenpnlDbtTranslator, dbt_env, dbt_vars
 from pipelines.resources import TokenpnlResource
 from tokenpnl.publish import MARTS, publish
 
@@ -44,6 +44,8 @@ def raw_tables(context: AssetExecutionContext, tokenpnl: TokenpnlResource):
     settings.build_db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.build_db))
     try:
+        if settings.memory_limit:  # dbt applies the same limit (dbt_project.yml on-run-start)
+            con.execute(f"SET memory_limit = '{settings.memory_limit}'")
         report = load_landing(
             con, settings.landing, hmac_key=settings.hmac_key(), price_books=settings.all_price_books,
             alias_files=settings.all_alias_files, max_line_bytes=settings.max_line_bytes,
@@ -72,7 +74,8 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, tokenp
     settings = tokenpnl.settings()
     os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)  # profiles.yml reads it; dbt inherits our env
     # Unit tests of the SQL logic run in the test suite, not every night.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars(tokenpnl.as_of_date(), settings.dbt_vars))]
+    os.environ.update(dbt_env(tokenpnl.as_of_date()))  # the as-of day, outside --vars (see pipelines/dbt.py)
+    args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars(settings.dbt_vars)]
     threading.Thread(target=prepare_gx, daemon=True).start()  # GX's ~5 s import, while dbt builds
     invocation = dbt.cli(args, context=context)
     try:
@@ -84,9 +87,10 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, tokenp
 
 
 def _remove_stale_target_folders(target: Path, max_age_s: float = 86_400) -> None:
-    """Folders left by killed runs. Only old ones: another warehouse's run may be using a fresh one."""
+    """Folders left by killed runs (dbt targets, ensure_manifest's scratch parses). Only old ones:
+    another warehouse's run may be using a fresh one."""
     cutoff = time.time() - max_age_s
-    for folder in target.glob("warehouse_models-*"):
+    for folder in (*target.glob("warehouse_models-*"), *target.glob("parse-*")):
         if folder.is_dir() and folder.stat().st_mtime < cutoff:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -3,7 +3,9 @@ the run's parameters passed to dbt as vars through one small pure function."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -24,12 +26,15 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 DBT_CHILD_EXECUTABLE = str(Path(sys.executable).with_name("tokenpnl-dbt"))
 
 
-def dbt_vars(as_of: date | None, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
-    """dbt vars for one run. Without as_of, dbt uses yesterday (UTC), as a nightly run would."""
-    out: dict[str, object] = dict(overrides or {})
-    if as_of is not None:
-        out["as_of"] = as_of.isoformat()
-    return out
+def dbt_vars(overrides: Mapping[str, object] | None = None) -> list[str]:
+    """The `--vars` arguments of every dbt command: only the deployment's overrides (TOKENPNL_VARS),
+    the same each night, so dbt's partial parsing holds (the as-of day goes by dbt_env)."""
+    return ["--vars", json.dumps(dict(overrides), sort_keys=True)] if overrides else []
+
+
+def dbt_env(as_of: date | None) -> dict[str, str]:
+    """Environment of one run: the as-of day (empty: dbt uses yesterday, as a nightly run would)."""
+    return {"TOKENPNL_AS_OF": as_of.isoformat() if as_of else ""}
 
 
 class TokenpnlDbtTranslator(DagsterDbtTranslator):
@@ -55,17 +60,35 @@ def _newest_source_mtime() -> float:
     return newest
 
 
-def ensure_manifest(build_db: Path | None = None) -> Path:
-    """Parse the dbt project once, ahead of the run, when the manifest is missing or older than
-    the project's files; every later run and every import reuses it."""
-    if MANIFEST.exists() and MANIFEST.stat().st_mtime >= _newest_source_mtime():
-        return MANIFEST
+def ensure_manifest(build_db: Path | None = None, overrides: Mapping[str, object] | None = None) -> Path:
+    """Parse the dbt project once, ahead of the run, when the manifest is missing, older than the
+    project's files or parsed with other `--vars`; every later run and every import reuses it, and
+    dbt's own partial parsing (`partial_parse.msgpack`, copied into each run's target by
+    dagster-dbt) skips the parse of a run whose `--vars` are the ones parsed with."""
+    args = dbt_vars(overrides)
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.setdefault("TOKENPNL_BUILD_DB", str(build_db or Path.cwd() / "warehouse" / "tokenpnl.build.duckdb"))
-    proc = subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        env=env, capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}")
+    # dbt parses everything again when the vars or the profile (the build file's path) differ.
+    parsed_with = json.dumps({"vars": args, "build_db": env["TOKENPNL_BUILD_DB"]})
+    stamp = MANIFEST.with_name("tokenpnl_parsed_with.json")
+    if (MANIFEST.exists() and MANIFEST.stat().st_mtime >= _newest_source_mtime()
+            and stamp.exists() and stamp.read_text() == parsed_with):
+        return MANIFEST
+    # Parsed into a folder of its own, then renamed into place: a run starting meanwhile (another
+    # warehouse on the same install) reads the old files or the new ones, never half of one.
+    scratch = MANIFEST.parent / f"parse-{os.getpid()}"
+    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+             "--target-path", str(scratch), *args],
+            env=env, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}")
+        for name in ("partial_parse.msgpack", MANIFEST.name):  # the manifest last: its mtime marks the parse
+            os.replace(scratch / name, MANIFEST.parent / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    stamp.write_text(parsed_with)
     return MANIFEST

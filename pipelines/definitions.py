@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from dagster import (
     AssetSelection,
@@ -14,15 +16,17 @@ from dagster import (
     in_process_executor,
     schedule,
 )
-from dagster_dbt import DbtCliResource
 
 from pipelines.dbt import DBT_CHILD_EXECUTABLE, dbt_project, ensure_manifest
+from tokenpnl.settings import Settings
 
-ensure_manifest()  # a no-op unless the dbt project changed since the last parse
+# A no-op unless the dbt project, TOKENPNL_VARS or the build file changed since the last parse.
+_settings = Settings.from_env()
+ensure_manifest(Path(os.environ.get("TOKENPNL_BUILD_DB") or _settings.build_db), _settings.dbt_vars)
 
 from pipelines.assets import gx_validation, published_marts, raw_tables, warehouse_models  # noqa: E402
 from pipelines.progress import progress_logger  # noqa: E402
-from pipelines.resources import TokenpnlResource  # noqa: E402
+from pipelines.resources import TokenpnlDbtCli, TokenpnlResource  # noqa: E402
 
 # One process runs the steps in order: cheaper than a process per step, and the steps share
 # one DuckDB file that only one process may write at a time anyway.
@@ -43,6 +47,6 @@ defs = Definitions(
     loggers={"console": colored_console_logger, "progress": progress_logger},
     resources={
         "tokenpnl": TokenpnlResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_CHILD_EXECUTABLE),
+        "dbt": TokenpnlDbtCli(project_dir=dbt_project, dbt_executable=DBT_CHILD_EXECUTABLE),
     },
 )

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from expectations import CheckResult, ValidationReport, validate_build
+from expectations.suites import suspect_sql
 
 MONEY = "DECIMAL(38,14)"
 TOKENS = (
@@ -251,6 +252,41 @@ def test_sample_rows_are_capped_at_five(dbs: Path) -> None:
     assert check.observed == "12 of 16 rows unexpected"
     assert [r["call_id"] for r in check.sample_rows] == [f"neg_{i}" for i in range(5)]
     assert sum("call_id=neg_" in line for line in ValidationReport([check]).summary().splitlines()) == 5
+
+
+MORE_GOOD_CALLS = """
+    INSERT INTO marts.fct_llm_calls
+    SELECT 'bulk_' || i, 'gateway_jsonl', 'openai', 'gpt-4o', 1000, 200, 0, 0, 50, 0,
+           0.0025, 0.00025, 0, 0.0005, 0, 0.00325, TRUE, 'gateway/c.jsonl', i
+    FROM range(1000) t(i)"""
+
+
+def test_gx_receives_only_the_suspect_rows(dbs: Path) -> None:
+    """The frame GX validates is bounded by the offending rows, not the table (10M calls a
+    night would not fit in pandas): DuckDB pre-filters, the totals still count the whole table."""
+    report = validate_build(make_db(dbs, "bounded_good", MORE_GOOD_CALLS))
+    assert report.passed, report.summary()
+    assert report.frame_rows == {t: 0 for t in ("raw.llm_calls", "marts.fct_llm_calls", "marts.fct_workflows",
+                                                  "marts.fct_outcomes", "marts.invoice_reconciliation")}
+    [not_null] = [r for r in report.results if r.name.startswith("marts.fct_llm_calls: call_id is not null")]
+    assert not_null.observed == "0 of 1004 rows unexpected"
+
+    db = make_db(dbs, "bounded_bad", MORE_GOOD_CALLS,
+                 "UPDATE marts.fct_llm_calls SET output_visible_tokens = -1 WHERE call_id = 'bulk_500'",
+                 "UPDATE marts.fct_llm_calls SET list_cost_usd = list_cost_usd + 0.00000000000001 WHERE call_id = 'req_2'",
+                 "UPDATE marts.fct_llm_calls SET list_cost_usd = 0 WHERE call_id = 'req_4'")
+    report = validate_build(db)
+    assert report.frame_rows["marts.fct_llm_calls"] == 3 and report.frame_rows["raw.llm_calls"] == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:  # the frame is exactly the offending rows, in table order
+        frame = con.execute(suspect_sql()["marts.fct_llm_calls"]).df()
+    finally:
+        con.close()
+    assert list(frame["call_id"]) == ["req_2", "req_4", "bulk_500"]
+    assert sorted(r.observed for r in report.failures) == ["1 of 1004 rows unexpected"] * 3
+    assert failed(report, "output_visible_tokens >= 0").sample_rows[0]["call_id"] == "bulk_500"
+    assert failed(report, LIST_COST_CHECK).sample_rows[0]["list_cost_minus_class_costs_exact"] == "0.00000000000001"
+    assert failed(report, "cost columns are NULL exactly when").sample_rows[0]["call_id"] == "req_4"
 
 
 def test_missing_table_is_a_failure_not_a_crash(dbs: Path) -> None:

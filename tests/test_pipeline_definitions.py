@@ -8,15 +8,17 @@ from datetime import date, datetime, timezone
 import pytest
 from dagster import build_schedule_context
 
-from pipelines.dbt import TokenpnlDbtTranslator, dbt_vars
+from pipelines.dbt import TokenpnlDbtTranslator, dbt_env, dbt_vars
 from pipelines.definitions import defs, nightly_at_0200_utc
 from tokenpnl.settings import Settings
 
 
-def test_dbt_vars_carry_the_as_of_date_and_overrides():
-    assert dbt_vars(date(2026, 11, 21)) == {"as_of": "2026-11-21"}
-    assert dbt_vars(None) == {}
-    assert dbt_vars(date(2026, 11, 21), {"revert_window_days": 7}) == {"revert_window_days": 7, "as_of": "2026-11-21"}
+def test_dbt_vars_carry_only_the_overrides_and_the_as_of_date_goes_by_environment():
+    # --vars stay the same night after night (a change would make dbt parse everything again).
+    assert dbt_vars({"revert_window_days": 7}) == ["--vars", '{"revert_window_days": 7}']
+    assert dbt_vars({}) == [] and dbt_vars(None) == []
+    assert dbt_env(date(2026, 11, 21)) == {"TOKENPNL_AS_OF": "2026-11-21"}
+    assert dbt_env(None) == {"TOKENPNL_AS_OF": ""}
 
 
 def test_schedule_runs_at_0200_utc_for_yesterday():

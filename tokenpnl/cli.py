@@ -106,7 +106,7 @@ def _execute(settings: Settings, as_of: date | None) -> tuple[bool, str]:
 
         from pipelines.dbt import ensure_manifest
 
-        ensure_manifest(settings.build_db)
+        ensure_manifest(settings.build_db, settings.dbt_vars)
         from pipelines.definitions import defs
     run_config = {
         "resources": {"tokenpnl": {"config": {

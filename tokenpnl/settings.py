@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,17 @@ def _env_path(name: str, default: Path) -> Path:
 def _env_list(name: str) -> list[Path]:
     raw = os.environ.get(name, "")
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.I)
+
+
+def _env_memory(name: str) -> str | None:
+    """A DuckDB memory size such as 2GB or 1.5GiB; unset = DuckDB's default (80 % of RAM)."""
+    raw = os.environ.get(name, "").strip()
+    if raw and not _MEMORY.fullmatch(raw):
+        raise ValueError(f"{name} must be a size such as 2GB or 1500MiB, not {raw!r}")
+    return raw or None
 
 
 def _env_bytes(name: str, default: int) -> int:
@@ -69,6 +81,9 @@ class Settings:
     max_uncompressed_bytes: int = 16 * 1024**3  # a .gz file expanding past this is quarantined whole
     hmac_key_file: Path | None = None
     dbt_vars: dict[str, object] = field(default_factory=dict)
+    # DuckDB's memory limit for ingest and dbt (TOKENPNL_MEMORY_LIMIT); beyond it DuckDB spills to
+    # `<build file>.tmp/` rather than failing. None = DuckDB's default, 80 % of RAM.
+    memory_limit: str | None = None
 
     @property
     def build_db(self) -> Path:
@@ -109,6 +124,7 @@ class Settings:
             "max_line_bytes": _env_bytes("TOKENPNL_MAX_LINE_BYTES", 8 * 1024 * 1024),
             "max_uncompressed_bytes": _env_bytes("TOKENPNL_MAX_UNCOMPRESSED_BYTES", 16 * 1024**3),
             "dbt_vars": _env_json("TOKENPNL_VARS"),
+            "memory_limit": _env_memory("TOKENPNL_MEMORY_LIMIT"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("warehouse", "landing"):

@@ -12,10 +12,13 @@
 {%- endmacro %}
 
 {% macro duckdb__money_muldiv(a, b, c) -%}
-    {%- set au = tokenpnl.money_units(a) -%}
-    {%- set bu = tokenpnl.money_units(b) -%}
-    {%- set cu = tokenpnl.money_units(c) -%}
-    (case when ({{ c }}) is null or ({{ c }}) = 0 or ({{ a }}) is null or ({{ b }}) is null then null
+    {{ tokenpnl.units_muldiv(tokenpnl.money_units(a), tokenpnl.money_units(b), tokenpnl.money_units(c)) }}
+{%- endmacro %}
+
+{# money_muldiv on HUGEINT counts of 1e-14 USD (money_units): a model computing many of them
+   converts each operand once (the conversion is the costly part: ~1 us a value). #}
+{% macro units_muldiv(au, bu, cu) -%}
+    (case when ({{ cu }}) is null or ({{ cu }}) = 0 or ({{ au }}) is null or ({{ bu }}) is null then null
      else cast(cast(sign({{ au }}) * sign({{ bu }}) * sign({{ cu }})
                     * ((2 * abs({{ au }} * {{ bu }}) + abs({{ cu }})) // (2 * abs({{ cu }})))
                as decimal(38, 0)) * 0.00000000000001::decimal(15, 14) as decimal(38, 14)) end)
@@ -49,6 +52,26 @@
 {% macro mtok_cost(tokens, price) %}{{ return(adapter.dispatch('mtok_cost', 'tokenpnl')(tokens, price)) }}{% endmacro %}
 {% macro default__mtok_cost(tokens, price) -%}
     cast(cast({{ tokens }} as decimal(18, 0)) * cast({{ price }} as decimal(24, 12)) * 0.000001::decimal(7, 6) as decimal(38, 14))
+{%- endmacro %}
+
+{# A price in whole 1e-8 USD per million tokens (BIGINT), when it is exact so and below 900 USD:
+   then mtok_cost_e8 needs no decimal arithmetic. NULL otherwise (the exact decimal path is taken). #}
+{% macro price_e8(price) -%}
+    case when {{ price }} >= 0 and {{ price }} < 900 and {{ price }} * 100000000 = trunc({{ price }} * 100000000)
+         then cast({{ price }} * 100000000 as bigint) end
+{%- endmacro %}
+
+{# The cost of `tokens` at a price_e8 in whole 1e-14 USD (BIGINT): exact, no decimal arithmetic
+   (under 1e8 tokens x 9e10 < 9.2e18). NULL when the price or the count is outside that range:
+   then mtok_cost's decimal way gives the same figure, slower. #}
+{% macro mtok_cost_e14(tokens, price_e8) -%}
+    (case when {{ price_e8 }} is not null and abs({{ tokens }}) < 100000000
+          then cast({{ tokens }} as bigint) * {{ price_e8 }} end)
+{%- endmacro %}
+
+{# A whole count of 1e-14 USD as DECIMAL(38, 14) money. #}
+{% macro e14_money(units) -%}
+    cast(cast({{ units }} as decimal(38, 0)) * 0.00000000000001::decimal(15, 14) as decimal(38, 14))
 {%- endmacro %}
 
 {# A ratio of two numbers as DOUBLE (ratios and rates may be binary floats), NULL on 0. #}

@@ -22,9 +22,29 @@ def matches(record: dict) -> bool:
     return "request_id" in record and ("usage" in record or "usageMetadata" in record) and "startTime" not in record
 
 
-# (class, SQL) per usage shape; `u` is the usage object. Missing detail objects count as 0.
+# Every usage field read, in one list so each usage object is parsed once (see load()).
+_USAGE_FIELDS = (
+    "prompt_tokens", "prompt_tokens_details.cached_tokens", "prompt_tokens_details.cache_write_tokens",
+    "completion_tokens", "completion_tokens_details.reasoning_tokens",
+    "input_tokens", "input_tokens_details", "input_tokens_details.cached_tokens", "input_tokens_details.cache_write_tokens",
+    "output_tokens", "output_tokens_details.reasoning_tokens", "output_tokens_details.thinking_tokens",
+    "cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation",
+    "cache_creation.ephemeral_5m_input_tokens", "cache_creation.ephemeral_1h_input_tokens",
+    "promptTokenCount", "cachedContentTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
+)
+
+
+def _has(path: str) -> str:
+    return f"(us[{_USAGE_FIELDS.index(path) + 1}] IS NOT NULL)"
+
+
+def _int(path: str) -> str:
+    return f"ui[{_USAGE_FIELDS.index(path) + 1}]"
+
+
+# (class, SQL) per usage shape. Missing detail objects count as 0.
 def _n(path: str) -> str:
-    return f"coalesce(json_int(u, '$.{path}'), 0)"
+    return f"coalesce({_int(path)}, 0)"
 
 
 _SHAPES = {
@@ -48,7 +68,7 @@ _SHAPES = {
         "input_uncached_tokens": _n("input_tokens"),
         "input_cache_read_tokens": _n("cache_read_input_tokens"),
         # The total may be given, or only its 5-minute/1-hour split.
-        "input_cache_write_tokens": "coalesce(json_int(u, '$.cache_creation_input_tokens'), "
+        "input_cache_write_tokens": f"coalesce({_int('cache_creation_input_tokens')}, "
         f"{_n('cache_creation.ephemeral_5m_input_tokens')} + {_n('cache_creation.ephemeral_1h_input_tokens')})",
         "input_cache_write_1h_tokens": _n("cache_creation.ephemeral_1h_input_tokens"),
         "output_visible_tokens": f"{_n('output_tokens')} - {_n('output_tokens_details.thinking_tokens')}",
@@ -95,12 +115,22 @@ def _usage_problem() -> str:
     for api, fields in _INTEGERS.items():
         for f in fields:
             required = f in _REQUIRED[api]
-            cond = f"NOT json_has(u, '$.{f}')" if required else "FALSE"
+            cond = f"NOT {_has(f)}" if required else "FALSE"
             checks.append(
-                f"WHEN api = '{api}' AND ({cond} OR (json_has(u, '$.{f}') AND json_int(u, '$.{f}') IS NULL)) "
+                f"WHEN api = '{api}' AND ({cond} OR ({_has(f)} AND {_int(f)} IS NULL)) "
                 f"THEN 'usage.{f} is missing or not a whole number'"
             )
     return "CASE " + " ".join(checks) + " END"
+
+
+# Top-level fields, extracted as text in one pass over each line (one JSON parse per line, not one
+# per field: at a million lines a night that is most of the ingest time).
+_FIELDS = ("request_id", "timestamp", "provider", "model", "api", "status", "latency_ms", "workflow_id",
+           "workflow_type", "step", "attempt", "team", "user", "routing.default_model")
+
+
+def _f(name: str) -> str:
+    return f"s[{_FIELDS.index(name) + 1}]"
 
 
 def load(ctx: LoadContext, sample: dict) -> Counts:
@@ -110,25 +140,34 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
     excerpt = excerpt_sql(
         "json_object('request_id', call_id, 'timestamp', ts, 'provider', provider, 'model', model, 'api', api_given, 'usage', u)"
     )
+    top = ", ".join(f"'$.{f}'" for f in _FIELDS)
+    usage = ", ".join(f"'$.{f}'" for f in _USAGE_FIELDS)
+    usage_ints = ", ".join(f"int_text(us[{i}])" for i in range(1, len(_USAGE_FIELDS) + 1))
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH fields AS (
-            SELECT line, raw, j,
-                (j->>'request_id') AS call_id, (j->>'timestamp') AS ts,
-                (j->>'provider') AS provider, (j->>'model') AS model, (j->>'api') AS api_given,
-                coalesce(j->'usage', (j->'usageMetadata')) AS u
+        WITH extracted AS (
+            SELECT line, raw, j, json_extract_string(j, [{top}]) AS s,
+                json_extract(j, ['$.usage', '$.usageMetadata', '$.tags']) AS o
             FROM _records
+        ), fields AS (
+            SELECT line, raw, j, s, {_f('request_id')} AS call_id, {_f('timestamp')} AS ts,
+                {_f('provider')} AS provider, {_f('model')} AS model, {_f('api')} AS api_given,
+                int_text({_f('attempt')}) AS attempt_n, int_text({_f('latency_ms')}) AS latency_n,
+                coalesce(o[1], o[2]) AS u, o[3] AS tags_j
+            FROM extracted
+        ), usage_read AS (
+            SELECT *, json_extract_string(u, [{usage}]) AS us FROM fields
         ), shaped AS (
-            SELECT *,
+            SELECT *, [{usage_ints}] AS ui,
                 coalesce(api_given, CASE
-                    WHEN json_has(u, '$.promptTokenCount') THEN 'generate_content'
-                    WHEN json_has(u, '$.prompt_tokens') THEN 'chat.completions'
-                    WHEN json_has(u, '$.input_tokens_details') THEN 'responses'
-                    WHEN json_has(u, '$.cache_read_input_tokens') OR json_has(u, '$.cache_creation_input_tokens')
-                      OR json_has(u, '$.cache_creation') OR lower(provider) = 'anthropic' THEN 'messages'
-                    WHEN json_has(u, '$.input_tokens') THEN 'responses' END) AS api
-            FROM fields
+                    WHEN {_has('promptTokenCount')} THEN 'generate_content'
+                    WHEN {_has('prompt_tokens')} THEN 'chat.completions'
+                    WHEN {_has('input_tokens_details')} THEN 'responses'
+                    WHEN {_has('cache_read_input_tokens')} OR {_has('cache_creation_input_tokens')}
+                      OR {_has('cache_creation')} OR lower(provider) = 'anthropic' THEN 'messages'
+                    WHEN {_has('input_tokens')} THEN 'responses' END) AS api
+            FROM usage_read
         ), mapped AS (
             SELECT *, {classes} FROM shaped
         ), checked AS (
@@ -141,24 +180,24 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
                 WHEN u IS NULL OR json_type(u) <> 'OBJECT' THEN 'missing usage object'
                 WHEN api IS NULL OR api NOT IN {API_VALUES} THEN 'unknown api ' || coalesce('''' || api || '''', '(usage shape not recognised)')
                 WHEN {_usage_problem()} IS NOT NULL THEN {_usage_problem()}
-                WHEN json_has(j, '$.attempt') AND json_int(j, '$.attempt') IS NULL THEN 'attempt is not a whole number'
-                WHEN coalesce(json_int(j, '$.attempt'), 1) < 1 THEN 'attempt must be 1 or more'
+                WHEN {_f('attempt')} IS NOT NULL AND attempt_n IS NULL THEN 'attempt is not a whole number'
+                WHEN coalesce(attempt_n, 1) < 1 THEN 'attempt must be 1 or more'
                 -- Absent or null is allowed (latency unknown); anything else must be an integer.
-                WHEN json_has(j, '$.latency_ms') AND json_int(j, '$.latency_ms') IS NULL THEN 'latency_ms is not a whole number'
+                WHEN {_f('latency_ms')} IS NOT NULL AND latency_n IS NULL THEN 'latency_ms is not a whole number'
                 WHEN input_cache_write_1h_tokens > input_cache_write_tokens THEN '1-hour cache writes exceed cache writes'
                 {negative}
             END AS reason
             FROM mapped
         )
         SELECT line, reason, FALSE AS skip,
-            {excerpt} AS excerpt,
+            CASE WHEN reason IS NOT NULL THEN {excerpt} END AS excerpt,
             call_id, '{NAME}' AS source_format, utc_ts(ts) AS occurred_at, utc_ts(ts) AS ended_at,
-            provider, model, api, coalesce(j->>'status', 'ok') AS status, json_int(j, '$.latency_ms') AS latency_ms,
-            nullif(j->>'workflow_id', '') AS workflow_id, (j->>'workflow_type') AS workflow_type, (j->>'step') AS step,
-            coalesce(json_int(j, '$.attempt'), 1)::INTEGER AS attempt, (j->>'team') AS team,
-            pseudonymise(j->>'user') AS user_key,
-            CASE WHEN json_type(j->'tags') = 'ARRAY' THEN (j->'tags')::VARCHAR END AS tags,
-            (j->>'$.routing.default_model') AS routed_from_model,
+            provider, model, api, coalesce({_f('status')}, 'ok') AS status, latency_n AS latency_ms,
+            nullif({_f('workflow_id')}, '') AS workflow_id, {_f('workflow_type')} AS workflow_type, {_f('step')} AS step,
+            coalesce(attempt_n, 1)::INTEGER AS attempt, {_f('team')} AS team,
+            pseudonymise({_f('user')}) AS user_key,
+            CASE WHEN json_type(tags_j) = 'ARRAY' THEN tags_j::VARCHAR END AS tags,
+            {_f('routing.default_model')} AS routed_from_model,
             {", ".join(TOKEN_CLASSES)},
             NULL::DECIMAL(38,14) AS gateway_reported_cost_usd
         FROM checked

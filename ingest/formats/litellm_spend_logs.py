@@ -66,12 +66,13 @@ def _read_csv(ctx: LoadContext, header: list[str]) -> None:
 
     members = [f"{_lit(c)}, {text(c)}" for c in _CSV_TEXT] + [f"{_lit(c)}, {as_json(c)}" for c in _CSV_JSON]
     ctx.con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _records AS
+        f"""CREATE OR REPLACE TEMP TABLE _csv_records AS
         SELECT row_number() OVER () + 1 AS line, NULL::VARCHAR AS raw, json_object({", ".join(members)}) AS j
         FROM read_csv({_lit(ctx.file.duckdb_path)}, header=true, all_varchar=true, delim=',', quote='"', escape='"',
                       strict_mode=false, null_padding=true, compression='auto',
                       max_line_size={int(ctx.max_line_bytes)})"""
     )
+    ctx.con.execute("CREATE OR REPLACE TEMP VIEW _records AS SELECT * FROM _csv_records")  # as read_json_lines makes it
 
 
 def _unwrap(x: str) -> str:
@@ -91,12 +92,30 @@ def _json_problem(x: str, name: str, kind: str) -> str:
 
 def _int(t: str) -> str:
     """A whole number from text (integers, or decimals with only zeros after the point)."""
-    return (f"CASE WHEN regexp_full_match(trim({t}), '-?[0-9]+(\\.0+)?') "
-            f"THEN try_cast(try_cast(trim({t}) AS DECIMAL(38,2)) AS BIGINT) END")
+    return f"int_text(trim({t}))"
+
+
+# Each JSON document is parsed once: the fields read from it are extracted together as a list.
+_TOP = ("request_id", "startTime", "endTime", "custom_llm_provider", "model", "spend", "prompt_tokens",
+        "completion_tokens", "status", "request_duration_ms", "session_id", "team_id", "end_user", "user", "api_key")
+_SLM = ("attempt", "workflow_id", "workflow_type", "step", "team")
+_UO = ("prompt_tokens", "completion_tokens", *dict.fromkeys(p for paths in _USAGE.values() for p in paths))
+
+
+def _paths(fields) -> str:
+    return "[" + ", ".join(f"'$.{f}'" for f in fields) + "]"
+
+
+def _top(name: str) -> str:
+    return f"s[{_TOP.index(name) + 1}]"
+
+
+def _slm(name: str) -> str:
+    return f"nullif(ss[{_SLM.index(name) + 1}], '')"
 
 
 def _uo(path: str) -> str:
-    return f"nullif(json_extract_string(uo, '$.{path}'), '')"
+    return f"nullif(us[{_UO.index(path) + 1}], '')"
 
 
 def _tag(prefix: str) -> str:
@@ -154,32 +173,39 @@ def load(ctx: LoadContext, sample) -> Counts:
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH fields AS (
-            SELECT line, {_mask('raw')} AS raw, j,
-                nullif(j->>'request_id', '') AS call_id,
-                nullif(trim(j->>'startTime'), '') AS st, nullif(trim(j->>'endTime'), '') AS et,
-                nullif(j->>'custom_llm_provider', '') AS provider, nullif(j->>'model', '') AS model,
-                nullif(trim(j->>'spend'), '') AS spend_txt,
-                {_unwrap("j->'metadata'")} AS md1, {_unwrap("j->'request_tags'")} AS rt1
+        WITH extracted AS (
+            SELECT line, raw, j, json_extract_string(j, {_paths(_TOP)}) AS s,
+                json_extract(j, ['$.metadata', '$.request_tags']) AS o
             FROM _records
+        ), fields AS (
+            SELECT line, {_mask('raw')} AS raw, j, s,
+                nullif({_top('request_id')}, '') AS call_id,
+                nullif(trim({_top('startTime')}), '') AS st, nullif(trim({_top('endTime')}), '') AS et,
+                nullif({_top('custom_llm_provider')}, '') AS provider, nullif({_top('model')}, '') AS model,
+                nullif(trim({_top('spend')}), '') AS spend_txt,
+                {_unwrap("o[1]")} AS md1, {_unwrap("o[2]")} AS rt1
+            FROM extracted
         ), unwrapped AS (  -- metadata LiteLLM stored as a JSON string arrives double-encoded in a CSV cell
             SELECT *, {_unwrap('md1')} AS md, {_unwrap('rt1')} AS rt FROM fields
-        ), nested AS (
-            SELECT *,
-                CASE WHEN json_type(md) = 'OBJECT' THEN {_unwrap("md->'usage_object'")} END AS uo_given,
-                CASE WHEN json_type(md) = 'OBJECT' THEN {_unwrap("md->'spend_logs_metadata'")} END AS slm_given
+        ), md_read AS (
+            SELECT *, CASE WHEN json_type(md) = 'OBJECT'
+                THEN json_extract(md, ['$.usage_object', '$.spend_logs_metadata', '$.user_api_key_team_alias']) END AS mo
             FROM unwrapped
+        ), nested AS (
+            SELECT *, {_unwrap("mo[1]")} AS uo_given, {_unwrap("mo[2]")} AS slm_given,
+                nullif(mo[3]->>'$', '') AS team_alias
+            FROM md_read
         ), texts AS (
             SELECT *,
-                CASE WHEN json_type(uo_given) = 'OBJECT' THEN uo_given END AS uo,
-                CASE WHEN json_type(slm_given) = 'OBJECT' THEN slm_given END AS slm
+                CASE WHEN json_type(uo_given) = 'OBJECT' THEN json_extract_string(uo_given, {_paths(_UO)}) END AS us,
+                CASE WHEN json_type(slm_given) = 'OBJECT' THEN json_extract_string(slm_given, {_paths(_SLM)}) END AS ss
             FROM nested
         ), numbers AS (
             SELECT *,
-                coalesce({_uo('prompt_tokens')}, nullif(j->>'prompt_tokens', '')) AS prompt_tokens_txt,
-                coalesce({_uo('completion_tokens')}, nullif(j->>'completion_tokens', '')) AS completion_tokens_txt,
+                coalesce({_uo('prompt_tokens')}, nullif({_top('prompt_tokens')}, '')) AS prompt_tokens_txt,
+                coalesce({_uo('completion_tokens')}, nullif({_top('completion_tokens')}, '')) AS completion_tokens_txt,
                 {usage_text},
-                coalesce(nullif(slm->>'attempt', ''), {_tag('attempt')}) AS attempt_txt
+                coalesce({_slm('attempt')}, {_tag('attempt')}) AS attempt_txt
             FROM texts
         ), mapped AS (
             SELECT *,
@@ -214,21 +240,21 @@ def load(ctx: LoadContext, sample) -> Counts:
             FROM mapped
         )
         SELECT line, reason, FALSE AS skip,
-            {excerpt} AS excerpt,
+            CASE WHEN reason IS NOT NULL THEN {excerpt} END AS excerpt,
             call_id, '{NAME}' AS source_format, utc_ts(st) AS occurred_at, utc_ts(coalesce(et, st)) AS ended_at,
-            provider, model, 'chat.completions' AS api, coalesce(nullif(j->>'status', ''), 'ok') AS status,
-            coalesce(date_diff('millisecond', utc_ts(st), utc_ts(et)), {_int("j->>'request_duration_ms'")}) AS latency_ms,
-            coalesce(nullif(slm->>'workflow_id', ''), nullif(j->>'session_id', '')) AS workflow_id,
-            coalesce(nullif(slm->>'workflow_type', ''), {_tag('workflow_type')}) AS workflow_type,
-            coalesce(nullif(slm->>'step', ''), {_tag('step')}) AS step,
+            provider, model, 'chat.completions' AS api, coalesce(nullif({_top('status')}, ''), 'ok') AS status,
+            coalesce(date_diff('millisecond', utc_ts(st), utc_ts(et)), {_int(_top('request_duration_ms'))}) AS latency_ms,
+            coalesce({_slm('workflow_id')}, nullif({_top('session_id')}, '')) AS workflow_id,
+            coalesce({_slm('workflow_type')}, {_tag('workflow_type')}) AS workflow_type,
+            coalesce({_slm('step')}, {_tag('step')}) AS step,
             attempt_n::INTEGER AS attempt,
-            coalesce(nullif(slm->>'team', ''), nullif(md->>'user_api_key_team_alias', ''), nullif(j->>'team_id', '')) AS team,
-            pseudonymise(coalesce(nullif(j->>'end_user', ''), nullif(j->>'user', ''))) AS user_key,
+            coalesce({_slm('team')}, team_alias, nullif({_top('team_id')}, '')) AS team,
+            pseudonymise(coalesce(nullif({_top('end_user')}, ''), nullif({_top('user')}, ''))) AS user_key,
             CASE WHEN json_type(rt) = 'ARRAY' THEN rt::VARCHAR END AS tags,
             NULL::VARCHAR AS routed_from_model,
             {", ".join(TOKEN_CLASSES)},
             try_cast(spend_txt AS {MONEY}) AS gateway_reported_cost_usd,
-            pseudonymise(j->>'api_key') AS api_key_pseudonym
+            pseudonymise({_top('api_key')}) AS api_key_pseudonym
         FROM checked
         """
     )

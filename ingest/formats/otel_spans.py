@@ -99,8 +99,7 @@ def _given(v: str) -> str:
 
 def _int(text: str) -> str:
     """Whole numbers only (`12`, `"12"`, `12.0`); NULL otherwise, as the json_int macro does."""
-    return (f"CASE WHEN regexp_full_match({text}, '-?[0-9]+(\\.0+)?') "
-            f"THEN try_cast(try_cast({text} AS DECIMAL(38,2)) AS BIGINT) END")
+    return f"int_text({text})"
 
 
 def _nanos(col: str) -> str:

@@ -1,12 +1,34 @@
 -- One row per distinct call. A newer record of the same request replaces the earlier one:
 -- newer = later end time, ties broken by the file path that sorts later (then the later line).
 -- Streaming gateways log growing usage, so versions are never summed.
-with latest as (
-    select *
-    from {{ ref('stg_gateway__llm_calls') }}
+-- Almost every call has one version: only keys seen more than once are ranked (a window over
+-- every call costs a sort of the whole day).
+with versions as (
+    select * from {{ ref('stg_gateway__llm_calls') }}
+),
+
+repeated as (
+    select source_format, call_id
+    from versions
+    group by all
+    having count(*) > 1
+),
+
+latest as (
+    select versions.*
+    from versions
+    anti join repeated
+        on repeated.source_format = versions.source_format
+        and repeated.call_id = versions.call_id
+    union all
+    select versions.*
+    from versions
+    semi join repeated
+        on repeated.source_format = versions.source_format
+        and repeated.call_id = versions.call_id
     qualify row_number() over (
-        partition by source_format, call_id
-        order by ended_at desc, source_file desc, source_line desc
+        partition by versions.source_format, versions.call_id
+        order by versions.ended_at desc, versions.source_file desc, versions.source_line desc
     ) = 1
 )
 

@@ -37,21 +37,39 @@ merged as (
 
 -- A revert is a merged PR whose body says `Reverts owner/repo#N` or whose title is
 -- `Revert "<title>"` in the same repository; it counts when merged inside the window.
-reverted as (
-    select distinct original.repo, original.pr_number
+-- Both are equality joins (on the referenced PR, on the quoted title), never repo × repo.
+revert_refs as (
+    select repo, pr_number, merged_at,
+        unnest({{ tokenpnl.regex_all("lower(coalesce(pr_body, ''))", 'reverts\\s+([a-z0-9_.-]+/[a-z0-9_.-]+#[0-9]+)') }}) as reverted_ref
+    from merged
+),
+
+revert_titles as (
+    select repo, pr_number, merged_at, substr(pr_title, 9, length(pr_title) - 9) as reverted_title  -- Revert "<title>"
+    from merged
+    where pr_title like 'Revert "%"'
+),
+
+revert_candidates as (
+    select original.repo, original.pr_number, original.merged_at, revert.pr_number as revert_pr_number, revert.merged_at as revert_merged_at
     from merged as original
-    inner join merged as revert
+    inner join revert_refs as revert
         on revert.repo = original.repo
-        and revert.pr_number <> original.pr_number
-        and revert.merged_at >= original.merged_at
-        and revert.merged_at < {{ tokenpnl.add_days('original.merged_at', var('revert_window_days')) }}
-        and (
-            {{ tokenpnl.list_has(
-                tokenpnl.regex_all("lower(coalesce(revert.pr_body, ''))", 'reverts\\s+([a-z0-9_.-]+/[a-z0-9_.-]+#[0-9]+)'),
-                "original.repo || '#' || original.pr_number"
-            ) }}
-            or revert.pr_title = 'Revert "' || original.pr_title || '"'
-        )
+        and revert.reverted_ref = original.repo || '#' || original.pr_number
+    union all
+    select original.repo, original.pr_number, original.merged_at, revert.pr_number, revert.merged_at
+    from merged as original
+    inner join revert_titles as revert
+        on revert.repo = original.repo
+        and revert.reverted_title = original.pr_title
+),
+
+reverted as (
+    select distinct repo, pr_number
+    from revert_candidates
+    where revert_pr_number <> pr_number
+        and revert_merged_at >= merged_at
+        and revert_merged_at < {{ tokenpnl.add_days('merged_at', var('revert_window_days')) }}
 ),
 
 verdicts as (
