@@ -51,6 +51,13 @@ def test_settings_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("TOKENPNL_VARS", "[1]")
     with pytest.raises(ValueError, match="TOKENPNL_VARS must be a JSON object"):
         Settings.from_env()
+    monkeypatch.setenv("TOKENPNL_VARS", "{}")
+    assert Settings.from_env().memory_limit is None  # unset: DuckDB's default
+    monkeypatch.setenv("TOKENPNL_MEMORY_LIMIT", "1.5GiB")
+    assert Settings.from_env().memory_limit == "1.5GiB"
+    monkeypatch.setenv("TOKENPNL_MEMORY_LIMIT", "80%")
+    with pytest.raises(ValueError, match="TOKENPNL_MEMORY_LIMIT must be a size such as 2GB"):
+        Settings.from_env()
 
 
 @pytest.mark.slow
@@ -72,7 +79,8 @@ def test_a_run_with_dagster_home_is_recorded_and_uses_the_duckdb_pool(tmp_path):
     landing = tmp_path / "landing"
     write_jsonl(landing / "gateway" / "a.jsonl", [{"request_id": "r1", "timestamp": "2026-11-03T10:00:00Z", "provider": "openai",
                                                    "model": "gpt-5", "usage": {"prompt_tokens": 10, "completion_tokens": 2}}])
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    # Under a DuckDB memory limit (ingest and dbt's on-run-start hook apply it): the run still succeeds.
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TOKENPNL_MEMORY_LIMIT": "256MB"}
     proc = subprocess.run([str(Path(sys.executable).with_name("tokenpnl")), "run", "--landing", str(landing),
                            "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", "2026-11-03"],
                           capture_output=True, text=True, env=env, timeout=600)
