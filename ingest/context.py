@@ -75,7 +75,9 @@ class LoadContext:
         reader (read_text holds a file in one value of at most 4 GiB and does not decompress),
         always breaks lines at CR: by default a CRLF in a file that starts with LF counts twice.
         `new_line='\\r\\n'` fixes that but fails in parallel on any LF file over one buffer
-        (16 × max_line_size), so files.line_endings picks it only for mixed files, single-threaded.
+        (buffer_size), so files.line_endings picks it only for mixed files, single-threaded. The buffer is
+        2 × the line ceiling (128 MiB): DuckDB's default, 16 × max_line_size = 1 GiB in one block, cannot be
+        allocated under a TOKENPNL_MEMORY_LIMIT of 1GB, and every file would be quarantined.
         A CR inside a line of an LF file is numbered wrongly in every mode: that file is refused, as
         is one whose row count differs from the scan's (a reader slip at a buffer boundary)."""
         ends = line_endings(self.file)
@@ -90,7 +92,8 @@ class LoadContext:
             FROM (SELECT row_number() OVER () AS line, raw, strlen(raw) AS nbytes
                   FROM read_csv({_lit(self.file.duckdb_path)}, columns={{'raw': 'VARCHAR'}}, header=false,
                                 delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false,
-                                max_line_size={self.line_ceiling}, compression='auto'{mode}))"""
+                                max_line_size={self.line_ceiling}, buffer_size={2 * self.line_ceiling},
+                                compression='auto'{mode}))"""
         )
         (read,) = self.con.execute("SELECT count(*) FROM _lines").fetchone()
         if ends and read != ends.lines:
