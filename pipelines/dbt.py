@@ -1,5 +1,6 @@
-"""The dbt project as Dagster sees it: one DbtProject, asset keys mirroring schema.table, and
-the run's parameters passed to dbt as vars through one small pure function."""
+"""The dbt project as Dagster sees it: one DbtProject, asset keys mirroring schema.table, the
+manifest parsed once ahead of the runs, and the run's parameters for dbt (the deployment's vars
+as `--vars`, the as-of day in the environment) through two small pure functions."""
 
 from __future__ import annotations
 
