@@ -146,6 +146,17 @@ def excerpt_sql(summary_json: str) -> str:
     )
 
 
+def json_paths(fields: tuple[str, ...]) -> str:
+    """A SQL list of JSON paths, for `json_extract_string(j, <list>)`: every field of a record read
+    with one parse of the record (one `->>` each would parse it once per field)."""
+    return "[" + ", ".join(f"'$.{f}'" for f in fields) + "]"
+
+
+def list_item(list_col: str, fields: tuple[str, ...], name: str) -> str:
+    """The element of `list_col` (a list extracted with json_paths(fields)) that holds `name`."""
+    return f"{list_col}[{fields.index(name) + 1}]"
+
+
 def _unreadable(reason: str) -> duckdb.Error:
     """A file DuckDB reads wrongly rather than not at all: ingest.load quarantines any file whose
     load raises duckdb.Error whole, rolling back what was loaded of it, with the message as reason."""

@@ -8,7 +8,7 @@ them, Google candidates *exclude* thinking tokens.
 
 from __future__ import annotations
 
-from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, land
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, json_paths, land, list_item
 from ingest.schema import TOKEN_CLASSES
 
 NAME = "gateway_jsonl"
@@ -35,11 +35,11 @@ _USAGE_FIELDS = (
 
 
 def _has(path: str) -> str:
-    return f"(us[{_USAGE_FIELDS.index(path) + 1}] IS NOT NULL)"
+    return f"({list_item('us', _USAGE_FIELDS, path)} IS NOT NULL)"
 
 
 def _int(path: str) -> str:
-    return f"ui[{_USAGE_FIELDS.index(path) + 1}]"
+    return list_item("ui", _USAGE_FIELDS, path)
 
 
 # (class, SQL) per usage shape. Missing detail objects count as 0.
@@ -130,7 +130,7 @@ _FIELDS = ("request_id", "timestamp", "provider", "model", "api", "status", "lat
 
 
 def _f(name: str) -> str:
-    return f"s[{_FIELDS.index(name) + 1}]"
+    return list_item("s", _FIELDS, name)
 
 
 def load(ctx: LoadContext, sample: dict) -> Counts:
@@ -140,14 +140,12 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
     excerpt = excerpt_sql(
         "json_object('request_id', call_id, 'timestamp', ts, 'provider', provider, 'model', model, 'api', api_given, 'usage', u)"
     )
-    top = ", ".join(f"'$.{f}'" for f in _FIELDS)
-    usage = ", ".join(f"'$.{f}'" for f in _USAGE_FIELDS)
     usage_ints = ", ".join(f"int_text(us[{i}])" for i in range(1, len(_USAGE_FIELDS) + 1))
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH extracted AS (
-            SELECT line, raw, j, json_extract_string(j, [{top}]) AS s,
+            SELECT line, raw, j, json_extract_string(j, {json_paths(_FIELDS)}) AS s,
                 json_extract(j, ['$.usage', '$.usageMetadata', '$.tags']) AS o
             FROM _records
         ), fields AS (
@@ -157,7 +155,7 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
                 coalesce(o[1], o[2]) AS u, o[3] AS tags_j
             FROM extracted
         ), usage_read AS (
-            SELECT *, json_extract_string(u, [{usage}]) AS us FROM fields
+            SELECT *, json_extract_string(u, {json_paths(_USAGE_FIELDS)}) AS us FROM fields
         ), shaped AS (
             SELECT *, [{usage_ints}] AS ui,
                 coalesce(api_given, CASE

@@ -12,7 +12,7 @@ decimal. `messages`, `response`, `proxy_server_request` are never read into a st
 
 from __future__ import annotations
 
-from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, _lit, excerpt_sql, land
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, _lit, excerpt_sql, json_paths, land, list_item
 from ingest.formats import gateway_jsonl
 from ingest.schema import MONEY, TOKEN_CLASSES
 
@@ -102,20 +102,16 @@ _SLM = ("attempt", "workflow_id", "workflow_type", "step", "team")
 _UO = ("prompt_tokens", "completion_tokens", *dict.fromkeys(p for paths in _USAGE.values() for p in paths))
 
 
-def _paths(fields) -> str:
-    return "[" + ", ".join(f"'$.{f}'" for f in fields) + "]"
-
-
 def _top(name: str) -> str:
-    return f"s[{_TOP.index(name) + 1}]"
+    return list_item("s", _TOP, name)
 
 
 def _slm(name: str) -> str:
-    return f"nullif(ss[{_SLM.index(name) + 1}], '')"
+    return f"nullif({list_item('ss', _SLM, name)}, '')"
 
 
 def _uo(path: str) -> str:
-    return f"nullif(us[{_UO.index(path) + 1}], '')"
+    return f"nullif({list_item('us', _UO, path)}, '')"
 
 
 def _tag(prefix: str) -> str:
@@ -174,7 +170,7 @@ def load(ctx: LoadContext, sample) -> Counts:
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH extracted AS (
-            SELECT line, raw, j, json_extract_string(j, {_paths(_TOP)}) AS s,
+            SELECT line, raw, j, json_extract_string(j, {json_paths(_TOP)}) AS s,
                 json_extract(j, ['$.metadata', '$.request_tags']) AS o
             FROM _records
         ), fields AS (
@@ -197,8 +193,8 @@ def load(ctx: LoadContext, sample) -> Counts:
             FROM md_read
         ), texts AS (
             SELECT *,
-                CASE WHEN json_type(uo_given) = 'OBJECT' THEN json_extract_string(uo_given, {_paths(_UO)}) END AS us,
-                CASE WHEN json_type(slm_given) = 'OBJECT' THEN json_extract_string(slm_given, {_paths(_SLM)}) END AS ss
+                CASE WHEN json_type(uo_given) = 'OBJECT' THEN json_extract_string(uo_given, {json_paths(_UO)}) END AS us,
+                CASE WHEN json_type(slm_given) = 'OBJECT' THEN json_extract_string(slm_given, {json_paths(_SLM)}) END AS ss
             FROM nested
         ), numbers AS (
             SELECT *,
