@@ -4,6 +4,8 @@ as `--vars`, the as-of day in the environment) through two small pure functions.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -34,8 +36,22 @@ def dbt_vars(overrides: Mapping[str, object] | None = None) -> list[str]:
 
 
 def dbt_env(as_of: date | None) -> dict[str, str]:
-    """Environment of one run: the as-of day (empty: dbt uses yesterday, as a nightly run would)."""
-    return {"TOKENPNL_AS_OF": as_of.isoformat() if as_of else ""}
+    """Environment of one run: the as-of day (empty: dbt uses yesterday, as a nightly run would) and
+    the project's checksum, which the incremental models keep beside what they built: new logic
+    (a tokenpnl upgrade, an edited model or macro) rebuilds every call (macros/incremental.sql)."""
+    return {"TOKENPNL_AS_OF": as_of.isoformat() if as_of else "", "TOKENPNL_DBT_CHECKSUM": project_checksum()}
+
+
+@functools.cache
+def project_checksum() -> str:
+    """sha256 over the dbt project's models, macros and dbt_project.yml (names and contents)."""
+    digest = hashlib.sha256()
+    files = [*sorted((DBT_PROJECT_DIR / "models").rglob("*")), *sorted((DBT_PROJECT_DIR / "macros").rglob("*")),
+             DBT_PROJECT_DIR / "dbt_project.yml"]
+    for path in files:
+        if path.is_file():
+            digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 class TokenpnlDbtTranslator(DagsterDbtTranslator):

@@ -17,8 +17,9 @@ def test_dbt_vars_carry_only_the_overrides_and_the_as_of_date_goes_by_environmen
     # --vars stay the same night after night (a change would make dbt parse everything again).
     assert dbt_vars({"revert_window_days": 7}) == ["--vars", '{"revert_window_days": 7}']
     assert dbt_vars({}) == [] and dbt_vars(None) == []
-    assert dbt_env(date(2026, 11, 21)) == {"TOKENPNL_AS_OF": "2026-11-21"}
-    assert dbt_env(None) == {"TOKENPNL_AS_OF": ""}
+    assert dbt_env(date(2026, 11, 21))["TOKENPNL_AS_OF"] == "2026-11-21"
+    assert dbt_env(None)["TOKENPNL_AS_OF"] == ""
+    assert len(dbt_env(None)["TOKENPNL_DBT_CHECKSUM"]) == 64
 
 
 def test_schedule_runs_at_0200_utc_for_yesterday():

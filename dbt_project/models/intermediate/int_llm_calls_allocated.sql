@@ -2,11 +2,17 @@
 -- exact to 14 decimals. NULL while the month awaits its invoice or has no priced list cost.
 -- In integer units of 1e-14 USD (see units_muldiv): priced brings most calls' list cost so, and
 -- converting a DECIMAL costs more than the allocation itself.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+          pre_hook="{{ tokenpnl.delete_changed_calls(by_month=true) }}") }}
+-- depends_on: {{ ref('int_llm_call_days_changed') }}
+-- depends_on: {{ ref('int_llm_call_keys_changed') }}
+-- depends_on: {{ ref('int_provider_months_changed') }}
 with calls as (
+    -- Incrementally: the changed calls and every call of a re-allocated provider-month.
     select
         * exclude (list_cost_e14),
         coalesce(list_cost_e14, {{ tokenpnl.money_units('list_cost_usd') }}) as list_cost_units
-    from {{ ref('int_llm_calls_priced') }}
+    from {{ tokenpnl.changed_calls(ref('int_llm_calls_priced'), by_month=true) }} as priced
 ),
 
 months as (

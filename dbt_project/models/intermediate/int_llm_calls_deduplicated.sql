@@ -1,10 +1,16 @@
 -- One row per distinct call. A newer record of the same request replaces the earlier one:
 -- newer = later end time, ties broken by the file path that sorts later (then the later line).
--- Streaming gateways log growing usage, so versions are never summed.
+-- Streaming gateways log growing usage, so versions are never summed. Incremental: a night
+-- rebuilds only the calls with a version on a changed day (macros/incremental.sql).
 -- Almost every call has one version: only keys seen more than once are ranked (a window over
 -- every call costs a sort of the whole day).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+          pre_hook="{{ tokenpnl.delete_changed_calls() }}") }}
+-- depends_on: {{ ref('int_llm_call_days_changed') }}
+-- depends_on: {{ ref('int_llm_call_keys_changed') }}
 with versions as (
-    select * from {{ ref('stg_gateway__llm_calls') }}
+    -- Incrementally: every version of the changed calls (see macros/incremental.sql).
+    select * from {{ tokenpnl.changed_calls(ref('stg_gateway__llm_calls')) }} as versions
 ),
 
 repeated as (

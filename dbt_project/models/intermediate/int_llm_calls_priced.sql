@@ -16,8 +16,13 @@
     'input_uncached': 'cost_input_uncached_usd', 'input_cache_read': 'cost_input_cache_read_usd',
     'output_visible': 'cost_output_visible_usd', 'output_reasoning': 'cost_output_reasoning_usd',
 } %}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+          pre_hook="{{ tokenpnl.delete_changed_calls() }}") }}
+-- depends_on: {{ ref('int_llm_call_days_changed') }}
+-- depends_on: {{ ref('int_llm_call_keys_changed') }}
 with calls as (
-    select * from {{ ref('int_llm_calls_deduplicated') }}
+    -- Incrementally: the changed calls only (macros/incremental.sql).
+    select * from {{ tokenpnl.changed_calls(ref('int_llm_calls_deduplicated')) }} as calls
 ),
 
 -- The candidate rows of each (provider, day, model, base model), best first; a call takes the

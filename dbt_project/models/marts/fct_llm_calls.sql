@@ -1,4 +1,9 @@
--- One row per distinct LLM call up to the as-of instant.
+-- One row per distinct LLM call up to the as-of instant. Incremental like its input.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+          pre_hook="{{ tokenpnl.delete_changed_calls(by_month=true) }}") }}
+-- depends_on: {{ ref('int_llm_call_days_changed') }}
+-- depends_on: {{ ref('int_llm_call_keys_changed') }}
+-- depends_on: {{ ref('int_provider_months_changed') }}
 select
     call_id,
     source_format,
@@ -40,4 +45,4 @@ select
     api_key_pseudonym,
     source_file,
     source_line
-from {{ ref('int_llm_calls_allocated') }}
+from {{ tokenpnl.changed_calls(ref('int_llm_calls_allocated'), by_month=true) }} as allocated

@@ -1,0 +1,100 @@
+"""Incremental nights equal full builds (issue 5). One warehouse is taken through four nights,
+each changing something the per-call models must notice; after every night its marts must equal,
+row for row and to the last decimal, those of a fresh warehouse built from the same landing
+folder in one go. The build database must also show that the night was incremental.
+
+Night 1 (as-of 10-20): September and October calls, no invoice.
+Night 2 (as-of 10-20): a late call on an old day, a newer version of a call on the next day
+  (the call moves day), a call after the as-of instant, September's invoice.
+Night 3 (as-of 10-19, a backfill): the as-of moves back; 10-20's calls must leave the marts.
+Night 4 (as-of 10-25): forward again, past the waiting call, under a new price book.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_jsonl
+from tests.marts_compare import KEYS, build_rows, read_marts
+from tests.test_end_to_end import tokenpnl_run
+from tests.test_late_data import BOOK, FOCUS_HEADER, call, write_text
+
+pytestmark = pytest.mark.slow
+
+ENV = {"TOKENPNL_HMAC_KEY": "incremental-key"}
+NEW_BOOK = BOOK.replace("acme,m1,2026-01-01,,1.00,,,,2.00,,mid,", "acme,m1,2026-01-01,,1.50,,,,2.50,,mid,")
+
+
+def run(landing: Path, warehouse: Path, as_of: date, book: Path) -> dict[str, list[dict]]:
+    proc = tokenpnl_run(landing, warehouse, as_of, book, env=ENV)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return read_marts(warehouse)
+
+
+def rows(marts: dict[str, list[dict]]) -> dict[str, list[tuple]]:
+    return {mart: sorted((tuple(sorted(r.items())) for r in marts[mart]), key=repr) for mart in (*KEYS, "quarantine")}
+
+
+def night(root: Path, n: int, landing: Path, warehouse: Path, as_of: date, book: Path) -> dict[str, list[dict]]:
+    """Run the incremental night, then a fresh full build of the same inputs; return both."""
+    incremental = run(landing, warehouse, as_of, book)
+    full = run(landing, root / f"full_{n}" / "tokenpnl.duckdb", as_of, book)
+    return {"incremental": incremental, "full": full}
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental")
+    landing, warehouse = root / "landing", root / "wh" / "tokenpnl.duckdb"
+    book = write_text(root / "book.csv", BOOK)
+    write_jsonl(landing / "gateway" / "n1" / "calls.jsonl", [call(*c) for c in [
+        ("s1", "2026-09-10T10:00:00Z", "wf_s1", 1000, 100),
+        ("s2", "2026-09-20T10:00:00Z", "wf_s2", 2000, 500),
+        ("o1", "2026-10-05T10:00:00Z", "wf_o1", 1000, 100),
+        ("mv", "2026-10-18T23:59:00Z", "wf_mv", 400, 40),
+        ("e1", "2026-10-20T08:00:00Z", "wf_e1", 700, 70),
+    ]])
+    out = {1: run(landing, warehouse, date(2026, 10, 20), book)}
+
+    write_jsonl(landing / "gateway" / "n2" / "calls.jsonl", [call(*c) for c in [
+        ("late", "2026-09-20T12:00:00Z", "wf_s2", 3000, 300),   # joins an old day and workflow
+        ("mv", "2026-10-19T00:01:00Z", "wf_mv", 900, 90),      # newer version: the call moves to 10-19
+        ("after", "2026-10-22T09:00:00Z", "wf_af", 500, 50),   # waits for a covering as-of
+    ]])
+    write_text(landing / "invoices" / "2026-09" / "focus.csv", FOCUS_HEADER
+               + "org_01,2026-09-01T00:00:00Z,2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,Usage,,Acme,m1 API,0.0100,USD,INV-09\n")
+    out[2] = night(root, 2, landing, warehouse, date(2026, 10, 20), book)
+    out["changed_2"] = build_rows(warehouse, "SELECT day, is_changed FROM intermediate.int_llm_call_days_changed ORDER BY day")
+    out[3] = night(root, 3, landing, warehouse, date(2026, 10, 19), book)
+    write_text(book, NEW_BOOK)
+    out[4] = night(root, 4, landing, warehouse, date(2026, 10, 25), book)
+    return out
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_an_incremental_night_equals_a_full_build(nights, n):
+    incremental, full = rows(nights[n]["incremental"]), rows(nights[n]["full"])
+    for mart in full:
+        assert incremental[mart] == full[mart], mart
+
+
+def test_the_second_night_rebuilt_only_the_changed_days(nights):
+    changed = {str(day): flag for day, flag in nights["changed_2"]}
+    # New records on 09-20, 10-19 and 10-22; the other days kept what night 1 built.
+    assert changed == {"2026-09-10": False, "2026-09-20": True, "2026-10-05": False, "2026-10-18": False,
+                       "2026-10-19": True, "2026-10-20": False, "2026-10-22": True}
+
+
+def test_the_nights_changed_what_they_should(nights):
+    def calls(marts):
+        return {r["call_id"]: r for r in marts["fct_llm_calls"]}
+    second, third, fourth = (calls(nights[n]["incremental"]) for n in (2, 3, 4))
+    assert second["mv"]["day"] == date(2026, 10, 19) and second["mv"]["total_tokens"] == 990
+    assert "after" not in second and second["s1"]["invoice_cost_usd"] is not None
+    assert "e1" in second and "e1" not in third and "mv" in third  # the as-of moved back to 10-19
+    assert "after" in fourth and "e1" in fourth
+    # The new book: 1000 x 1.50 + 100 x 2.50 per Mtok.
+    assert str(fourth["o1"]["list_cost_usd"].normalize()) == "0.00175"
