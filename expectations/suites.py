@@ -45,7 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from ingest.schema import TOKEN_CLASSES
+from ingest.schema import TOKEN_CLASSES, sql_literal
 
 SAMPLE_ROWS = 5
 
@@ -183,10 +183,6 @@ def suspect_sql() -> dict[str, str]:
     return {spec.table: _suspect_sql(spec) for spec in _frame_suites()}
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _not_null(table: str, column: str, show: tuple[str, ...] = ()) -> _Check:
     return _Check(
         f"{table}: {column} is not null [expect_column_values_to_not_be_null]",
@@ -210,7 +206,7 @@ def _in_set(table: str, column: str, values: list[str]) -> _Check:
         f"{table}: {column} in {{{', '.join(values)}}} [expect_column_values_to_be_in_set]",
         lambda gx: gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=values),
         (column,),
-        suspect=f"{column} NOT IN ({', '.join(map(_sql_str, values))})",  # NULL ignored, as by GX
+        suspect=f"{column} NOT IN ({', '.join(map(sql_literal, values))})",  # NULL ignored, as by GX
     )
 
 

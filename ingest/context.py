@@ -16,6 +16,7 @@ from datetime import datetime
 import duckdb
 
 from ingest.files import LandingFile, line_endings
+from ingest.schema import sql_literal
 
 # Text-bearing keys: everything from the first of these on is cut from a quarantine excerpt
 # of a line we could not parse, so a broken record cannot leak its prompt into the warehouse.
@@ -163,8 +164,7 @@ def _unreadable(reason: str) -> duckdb.Error:
     return duckdb.InvalidInputException(reason)
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_lit = sql_literal
 
 
 def redacted_excerpt_sql(raw_col: str) -> str:

@@ -73,6 +73,12 @@ ALTER TABLE raw.fx_rates ADD COLUMN IF NOT EXISTS loaded_at TIMESTAMP;
 """
 
 
+def sql_literal(value: str) -> str:
+    """A SQL string literal of `value` (quotes doubled): for the few places that cannot bind a
+    parameter (file paths in table functions, ATTACH, generated filters)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw layer: the shared tables here, then each format's own (its module's DDL)."""
     from ingest.formats import FORMATS

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.schema import sql_literal
+
 MARTS = (
     "fct_llm_calls", "fct_workflows", "fct_outcomes", "token_pnl_daily", "cost_per_verified_success",
     "invoice_reconciliation", "exec_dashboard", "quarantine",
 )
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str = "") -> dict[str, int]:
@@ -30,7 +28,7 @@ def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str 
     counts: dict[str, int] = {}
     con = duckdb.connect(str(tmp))
     try:
-        con.execute(f"ATTACH {_lit(str(build_db))} AS build (READ_ONLY)")
+        con.execute(f"ATTACH {sql_literal(str(build_db))} AS build (READ_ONLY)")
         con.execute("CREATE SCHEMA marts")
         for table in MARTS:
             con.execute(f"CREATE TABLE marts.{table} AS SELECT * FROM build.marts.{table}")
