@@ -54,8 +54,8 @@ class LoadContext:
     def lineage(self) -> str:
         """SQL select-list of the lineage columns for this file (values are quoted literals)."""
         return (
-            f"{_lit(self.file.rel)} AS _source_file, line AS _line, "
-            f"{_lit(self.file_hash)} AS _file_hash, {_lit(self.loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at"
+            f"{sql_literal(self.file.rel)} AS _source_file, line AS _line, "
+            f"{sql_literal(self.file_hash)} AS _file_hash, {sql_literal(self.loaded_at.isoformat(sep=' '))}::TIMESTAMP AS _loaded_at"
         )
 
     @property
@@ -91,7 +91,7 @@ class LoadContext:
             f"""CREATE OR REPLACE TEMP TABLE _lines AS
             SELECT line, CASE WHEN nbytes > {cap} THEN left(raw, 200) || '…' ELSE raw END AS raw, nbytes
             FROM (SELECT row_number() OVER () AS line, raw, strlen(raw) AS nbytes
-                  FROM read_csv({_lit(self.file.duckdb_path)}, columns={{'raw': 'VARCHAR'}}, header=false,
+                  FROM read_csv({sql_literal(self.file.duckdb_path)}, columns={{'raw': 'VARCHAR'}}, header=false,
                                 delim='\\x01', quote='', escape='', auto_detect=false, strict_mode=false,
                                 max_line_size={self.line_ceiling}, buffer_size={2 * self.line_ceiling},
                                 compression='auto'{mode}))"""
@@ -164,8 +164,6 @@ def _unreadable(reason: str) -> duckdb.Error:
     return duckdb.InvalidInputException(reason)
 
 
-_lit = sql_literal
-
 
 def redacted_excerpt_sql(raw_col: str) -> str:
     """An excerpt of an unparseable line: identifiers masked, anything after a text-bearing key cut."""
@@ -223,14 +221,14 @@ def land(ctx: LoadContext, target: str, columns: list[str], source_format: str) 
 
 def quarantine(ctx: LoadContext, source_format: str | None, select_sql: str) -> None:
     """Insert quarantine rows from a query yielding (line, reason, excerpt)."""
-    fmt = "NULL" if source_format is None else _lit(source_format)
+    fmt = "NULL" if source_format is None else sql_literal(source_format)
     ctx.con.execute(
-        f"INSERT INTO raw.quarantine SELECT {_lit(ctx.file.rel)}, q.line, {_lit(ctx.file.kind)}, {fmt}, "
-        f"q.reason, q.excerpt, {_lit(ctx.file_hash)}, {_lit(ctx.loaded_at.isoformat(sep=' '))}::TIMESTAMP "
+        f"INSERT INTO raw.quarantine SELECT {sql_literal(ctx.file.rel)}, q.line, {sql_literal(ctx.file.kind)}, {fmt}, "
+        f"q.reason, q.excerpt, {sql_literal(ctx.file_hash)}, {sql_literal(ctx.loaded_at.isoformat(sep=' '))}::TIMESTAMP "
         f"FROM ({select_sql}) q ORDER BY q.line"
     )
 
 
 def quarantine_file(ctx: LoadContext, reason: str, source_format: str | None = None) -> Counts:
-    quarantine(ctx, source_format, f"SELECT 0 AS line, {_lit(reason)} AS reason, NULL AS excerpt")
+    quarantine(ctx, source_format, f"SELECT 0 AS line, {sql_literal(reason)} AS reason, NULL AS excerpt")
     return Counts(records=0, quarantined=1)

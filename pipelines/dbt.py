@@ -42,15 +42,18 @@ def dbt_env(as_of: date | None) -> dict[str, str]:
     return {"TOKENPNL_AS_OF": as_of.isoformat() if as_of else "", "TOKENPNL_DBT_CHECKSUM": project_checksum()}
 
 
+def _project_files(*folders: str) -> list[Path]:
+    """The dbt project's files under `folders` and its two YAML files at the top, in a stable order."""
+    found = [path for sub in folders for path in sorted((DBT_PROJECT_DIR / sub).rglob("*")) if path.is_file()]
+    return found + [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+
+
 @functools.cache
 def project_checksum() -> str:
-    """sha256 over the dbt project's models, macros and dbt_project.yml (names and contents)."""
+    """sha256 over the dbt project's models, macros and YAML files (names and contents)."""
     digest = hashlib.sha256()
-    files = [*sorted((DBT_PROJECT_DIR / "models").rglob("*")), *sorted((DBT_PROJECT_DIR / "macros").rglob("*")),
-             DBT_PROJECT_DIR / "dbt_project.yml"]
-    for path in files:
-        if path.is_file():
-            digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in _project_files("models", "macros"):
+        digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -68,13 +71,7 @@ class TokenpnlDbtTranslator(DagsterDbtTranslator):
 
 
 def _newest_source_mtime() -> float:
-    newest = 0.0
-    for sub in ("models", "macros", "tests"):
-        for path in (DBT_PROJECT_DIR / sub).rglob("*"):
-            newest = max(newest, path.stat().st_mtime)
-    for name in ("dbt_project.yml", "profiles.yml"):
-        newest = max(newest, (DBT_PROJECT_DIR / name).stat().st_mtime)
-    return newest
+    return max(path.stat().st_mtime for path in _project_files("models", "macros", "tests"))
 
 
 def ensure_manifest(build_db: Path | None = None, overrides: Mapping[str, object] | None = None) -> Path:

@@ -7,8 +7,8 @@ re-delivered row adds nothing (dbt de-duplicates on it).
 
 from __future__ import annotations
 
-from ingest.context import Counts, LoadContext, _lit, land, quarantine_file
-from ingest.schema import LINEAGE, MONEY
+from ingest.context import Counts, LoadContext, land, quarantine_file
+from ingest.schema import LINEAGE, MONEY, sql_literal
 
 NAME = "focus_csv"
 KIND = "invoices"
@@ -75,7 +75,7 @@ def load(ctx: LoadContext, header: list[str]) -> Counts:
         return f"utc_ts({col(name)})"
 
     extras = sorted(c for c in header if c and c not in _USED)  # sorted: the same row whatever the column order
-    extra_json = "json_object(" + ", ".join(f"{_lit(c)}, {_q(c)}" for c in extras) + ")" if extras else "NULL::JSON"
+    extra_json = "json_object(" + ", ".join(f"{sql_literal(c)}, {_q(c)}" for c in extras) + ")" if extras else "NULL::JSON"
     renamed = ", ".join(f"{col(src)} AS {dst}" for src, dst in _USED.items() if dst)
     # A row's identity is its content as typed values (0.0043 = 0.00430) in a fixed column order,
     # so a re-issued file with reordered columns or re-formatted numbers adds nothing.
@@ -93,7 +93,7 @@ def load(ctx: LoadContext, header: list[str]) -> Counts:
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH src AS (
             SELECT row_number() OVER () + 1 AS line, *
-            FROM read_csv({_lit(ctx.file.duckdb_path)}, header=true, all_varchar=true, delim=',', quote='"',
+            FROM read_csv({sql_literal(ctx.file.duckdb_path)}, header=true, all_varchar=true, delim=',', quote='"',
                           escape='"', strict_mode=false, null_padding=true, compression='auto',
                           max_line_size={int(ctx.max_line_bytes)})
         )

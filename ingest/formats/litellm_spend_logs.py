@@ -12,9 +12,9 @@ decimal. `messages`, `response`, `proxy_server_request` are never read into a st
 
 from __future__ import annotations
 
-from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, _lit, excerpt_sql, json_paths, land, list_item
+from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, json_paths, land, list_item
 from ingest.formats import gateway_jsonl
-from ingest.schema import MONEY, TOKEN_CLASSES
+from ingest.schema import MONEY, TOKEN_CLASSES, sql_literal
 
 NAME = "litellm_spend_logs"
 KIND = "gateway"
@@ -64,11 +64,11 @@ def _read_csv(ctx: LoadContext, header: list[str]) -> None:
         t = text(name)
         return f"CASE WHEN json_valid({t}) THEN {t}::JSON ELSE to_json({t}) END"
 
-    members = [f"{_lit(c)}, {text(c)}" for c in _CSV_TEXT] + [f"{_lit(c)}, {as_json(c)}" for c in _CSV_JSON]
+    members = [f"{sql_literal(c)}, {text(c)}" for c in _CSV_TEXT] + [f"{sql_literal(c)}, {as_json(c)}" for c in _CSV_JSON]
     ctx.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _csv_records AS
         SELECT row_number() OVER () + 1 AS line, NULL::VARCHAR AS raw, json_object({", ".join(members)}) AS j
-        FROM read_csv({_lit(ctx.file.duckdb_path)}, header=true, all_varchar=true, delim=',', quote='"', escape='"',
+        FROM read_csv({sql_literal(ctx.file.duckdb_path)}, header=true, all_varchar=true, delim=',', quote='"', escape='"',
                       strict_mode=false, null_padding=true, compression='auto',
                       max_line_size={int(ctx.max_line_bytes)})"""
     )

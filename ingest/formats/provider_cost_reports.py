@@ -25,12 +25,11 @@ from ingest.context import (
     NOT_A_JSON_OBJECT,
     Counts,
     LoadContext,
-    _lit,
     excerpt_sql,
     land,
 )
 from ingest.files import first_record
-from ingest.schema import LINEAGE, MONEY
+from ingest.schema import LINEAGE, MONEY, sql_literal
 
 NAME = "provider_cost_reports"
 KIND = "invoices"
@@ -110,7 +109,7 @@ def _read_pages(ctx: LoadContext) -> None:
     ctx.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _pages AS
         SELECT line, raw, CASE WHEN json_valid(raw) AND json_valid(q) THEN q::JSON END AS j
-        FROM (SELECT line, raw, regexp_replace(raw, {_lit(_MONEY_NUMBER)}, '"\\1":"\\2"', 'g') AS q FROM ({src}))"""
+        FROM (SELECT line, raw, regexp_replace(raw, {sql_literal(_MONEY_NUMBER)}, '"\\1":"\\2"', 'g') AS q FROM ({src}))"""
     )
 
 
@@ -191,7 +190,7 @@ def load(ctx: LoadContext, sample) -> Counts:
                 WHEN pre_reason IS NOT NULL THEN pre_reason
                 WHEN json_type(r) <> 'OBJECT' THEN 'result is not a JSON object'
                 WHEN coalesce(amount_text, '') = '' THEN 'missing amount'
-                WHEN NOT regexp_full_match(amount_text, {_lit(_DECIMAL_TEXT)}) THEN 'amount is not a decimal number: ' || left(amount_text, 40)
+                WHEN NOT regexp_full_match(amount_text, {sql_literal(_DECIMAL_TEXT)}) THEN 'amount is not a decimal number: ' || left(amount_text, 40)
                 WHEN try_cast(amount_text AS {MONEY}) IS NULL THEN 'amount is out of range: ' || left(amount_text, 40)
                 WHEN coalesce(currency_text, '') = '' THEN 'missing currency'
                 WHEN NOT regexp_full_match(currency_text, '[A-Za-z]{{3}}') THEN 'currency is not an ISO 4217 code'
