@@ -111,5 +111,6 @@ def gx_validation(context: AssetExecutionContext, tokenpnl: TokenpnlResource) ->
 def published_marts(context: AssetExecutionContext, tokenpnl: TokenpnlResource) -> MaterializeResult:
     """Atomically replace the warehouse file BI tools read with the audited marts."""
     settings = tokenpnl.settings()
-    counts = publish(settings.build_db, settings.warehouse, as_of=tokenpnl.as_of_date(), run_id=context.run_id)
+    counts = publish(settings.build_db, settings.warehouse, as_of=tokenpnl.as_of_date(), run_id=context.run_id,
+                     whole=tokenpnl.rebuild)
     return MaterializeResult(metadata={"warehouse": str(settings.warehouse), **{f"rows.{k}": v for k, v in counts.items()}})

@@ -16,6 +16,7 @@ class TokenpnlResource(ConfigurableResource):
     warehouse: str = ""
     as_of: str = ""  # YYYY-MM-DD; empty = yesterday (UTC)
     price_books: list[str] = []
+    rebuild: bool = False  # `tokenpnl rebuild`: the publication is written whole too, never patched
 
     def settings(self) -> Settings:
         from pathlib import Path

@@ -28,6 +28,15 @@ def build_rows(warehouse: Path, sql: str) -> list[tuple]:
         con.close()
 
 
+def published_rows(warehouse: Path, sql: str) -> list[tuple]:
+    """Rows of a query on the published file, opened read-only as a BI tool would."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def read_marts(warehouse: Path) -> dict[str, list[dict]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

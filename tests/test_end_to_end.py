@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 TOKENPNL = str(Path(sys.executable).with_name("tokenpnl"))
 
 
-def tokenpnl_run(landing: Path, warehouse: Path, as_of: date, *books: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    args = [TOKENPNL, "run", "--landing", str(landing), "--warehouse", str(warehouse), "--as-of", as_of.isoformat()]
+def tokenpnl_run(landing: Path, warehouse: Path, as_of: date, *books: Path, env: dict | None = None,
+                 command: str = "run") -> subprocess.CompletedProcess:
+    args = [TOKENPNL, command, "--landing", str(landing), "--warehouse", str(warehouse), "--as-of", as_of.isoformat()]
     for book in books:
         args += ["--price-book", str(book)]
     return subprocess.run(args, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
@@ -56,11 +57,13 @@ def test_published_file_is_readable_read_only_and_holds_only_marts(demo):
     _, warehouse = demo
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        schemas = {s for (s,) in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
+        tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
         (as_of,) = con.execute("SELECT as_of FROM marts.publication").fetchone()
     finally:
         con.close()
-    assert schemas == {"marts"} and as_of == demo[0].as_of
+    # Beside the marts, only the fingerprints the publication was built from (tokenpnl/publish.py).
+    assert {s for s, _ in tables} == {"marts", "meta"} and as_of == demo[0].as_of
+    assert [t for s, t in tables if s == "meta"] == ["published_increments"]
 
 
 def test_second_run_on_the_same_folder_changes_nothing(demo):

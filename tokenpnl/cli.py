@@ -96,10 +96,10 @@ def run_job(*, landing: Path, warehouse: Path, as_of: date | None, price_books: 
             for path in (build_db, build_db.with_name(build_db.name + ".wal")):
                 path.unlink(missing_ok=True)
             console.print(f"Dropped {build_db}; reloading everything from {settings.landing}")
-        return _execute(settings, as_of)
+        return _execute(settings, as_of, rebuild)
 
 
-def _execute(settings: Settings, as_of: date | None) -> tuple[bool, str]:
+def _execute(settings: Settings, as_of: date | None, rebuild: bool = False) -> tuple[bool, str]:
     os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)
     with console.status("Preparing the dbt project and Dagster definitions…"):
         from dagster import DagsterInstance
@@ -112,6 +112,7 @@ def _execute(settings: Settings, as_of: date | None) -> tuple[bool, str]:
         "resources": {"tokenpnl": {"config": {
             "landing": str(settings.landing), "warehouse": str(settings.warehouse),
             "as_of": as_of.isoformat() if as_of else "", "price_books": [str(p) for p in settings.price_books],
+            "rebuild": rebuild,
         }}},
         "loggers": {
             "console": {"config": {"log_level": os.environ.get("TOKENPNL_LOG_LEVEL", "CRITICAL")}},

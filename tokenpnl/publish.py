@@ -1,9 +1,17 @@
-"""Publish the audited marts: copy them from the build database into a fresh file and swap it
-in atomically, so BI readers only ever see a complete publication and never block the run."""
+"""Publish the audited marts: write them into a new file beside the warehouse and swap it in
+atomically, so BI readers only ever see a complete publication and never block the run.
+
+A night that changed a few days does not copy the whole history again: the new file starts as a
+byte copy of the last publication, whose `meta.published_increments` says which fingerprints
+(intermediate.int_increments_committed, see dbt_project/macros/incremental.sql) it was built
+from. Only the calls of days and provider-months whose fingerprint moved since then are replaced
+in `fct_llm_calls`, and the smaller marts are copied whole. The last publication may be several
+builds old (a night blocked by a check): the difference covers every build in between."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -15,31 +23,115 @@ MARTS = (
     "fct_llm_calls", "fct_workflows", "fct_outcomes", "token_pnl_daily", "cost_per_verified_success",
     "invoice_reconciliation", "exec_dashboard", "quarantine",
 )
+CALLS = "fct_llm_calls"
+COMMITTED = "build.intermediate.int_increments_committed"
+PUBLISHED = "meta.published_increments"
+# Beyond this share of moved days, replacing call by call costs more than copying everything.
+MAX_MOVED_DAY_SHARE = 0.5
 
 
-def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str = "") -> dict[str, int]:
-    """Write `warehouse` with schema `marts` (the tables of spec/marts.md plus `publication`).
+def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str = "", whole: bool = False) -> dict[str, int]:
+    """Write `warehouse` with schema `marts` (the tables of spec/marts.md plus `publication`);
+    patched from the last publication when that pays, unless `whole` (`tokenpnl rebuild`).
 
     The new file is written beside the old one and renamed over it: a reader that has the old
     file open keeps reading the old publication; a crash before the rename changes nothing."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     tmp = warehouse.with_name(warehouse.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    counts: dict[str, int] = {}
+    for leftover in (tmp, Path(f"{tmp}.wal")):
+        leftover.unlink(missing_ok=True)
+    incremental = not whole and _worth_patching(warehouse, build_db)
+    if incremental:
+        shutil.copyfile(warehouse, tmp)
     con = duckdb.connect(str(tmp))
     try:
         con.execute(f"ATTACH {sql_literal(str(build_db))} AS build (READ_ONLY)")
-        con.execute("CREATE SCHEMA marts")
-        for table in MARTS:
-            con.execute(f"CREATE TABLE marts.{table} AS SELECT * FROM build.marts.{table}")
-            counts[table] = con.execute(f"SELECT count(*) FROM marts.{table}").fetchone()[0]
-        con.execute(
-            "CREATE TABLE marts.publication AS SELECT ?::DATE AS as_of, ?::TIMESTAMP AS published_at, ? AS run_id",
-            [as_of, datetime.now(timezone.utc).replace(tzinfo=None), run_id],
-        )
+        if incremental:
+            _replace_moved_calls(con)
+        else:
+            con.execute("CREATE SCHEMA marts")
+            con.execute(f"CREATE TABLE marts.{CALLS} AS SELECT * FROM build.marts.{CALLS}")
+        for table in MARTS[1:]:
+            con.execute(f"CREATE OR REPLACE TABLE marts.{table} AS SELECT * FROM build.marts.{table}")
+        counts = {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0] for t in MARTS}
+        _record(con, as_of, run_id, "incremental" if incremental else "full")
         con.execute("DETACH build")
         con.execute("CHECKPOINT")
     finally:
         con.close()
     os.replace(tmp, warehouse)
     return counts
+
+
+def _worth_patching(warehouse: Path, build_db: Path) -> bool:
+    """The last publication can be copied and patched: it records what it was built from, its
+    marts have the build's columns, and few enough days moved since (else copying all is cheaper)."""
+    if not warehouse.exists() or Path(f"{warehouse}.wal").exists():
+        return False
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        con.execute(f"ATTACH {sql_literal(str(build_db))} AS build (READ_ONLY)")
+        published, built = (con.execute(
+            "SELECT schema_name || '.' || table_name, list(column_name || ' ' || data_type ORDER BY column_index) "
+            "FROM duckdb_columns() WHERE database_name = ? GROUP BY ALL ORDER BY ALL", [db]).fetchall()
+            for db in (con.execute("SELECT current_database()").fetchone()[0], "build"))
+        marts = lambda tables: [t for t in tables if t[0].startswith("marts.") and t[0] != "marts.publication"]  # noqa: E731
+        if (marts(published) != marts(built) or len(marts(built)) != len(MARTS)
+                or PUBLISHED not in dict(published) or COMMITTED.removeprefix("build.") not in dict(built)):
+            return False
+        moved_days, days = con.execute(f"""
+            SELECT count(*) FILTER (WHERE now.fingerprint IS DISTINCT FROM was.fingerprint), count(now.key)
+            FROM (SELECT * FROM {COMMITTED} WHERE scope = 'day') AS now
+            FULL JOIN (SELECT * FROM {PUBLISHED} WHERE scope = 'day') AS was ON was.key = now.key""").fetchone()
+        return moved_days <= MAX_MOVED_DAY_SHARE * days
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+
+
+def _replace_moved_calls(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace in the copied marts.fct_llm_calls every call with a raw version on a day whose
+    fingerprint moved, and every call, old row or new, of a provider-month whose allocation moved."""
+    con.execute(f"""
+        CREATE TEMP TABLE moved AS
+        SELECT coalesce(now.scope, was.scope) AS scope, coalesce(now.key, was.key) AS key
+        FROM {COMMITTED} AS now
+        FULL JOIN {PUBLISHED} AS was ON was.scope = now.scope AND was.key = now.key
+        WHERE now.fingerprint IS DISTINCT FROM was.fingerprint""")
+    month_key = "provider || '|' || cast(date_trunc('month', occurred_at) AS DATE)"  # as int_increments_committed's
+    con.execute(f"""
+        CREATE TEMP TABLE moved_calls AS
+        SELECT DISTINCT source_format, call_id FROM build.raw.llm_calls
+        WHERE cast(occurred_at AS DATE) IN (SELECT cast(key AS DATE) FROM moved WHERE scope = 'day')
+        UNION
+        SELECT source_format, call_id FROM marts.{CALLS}
+        WHERE {month_key} IN (SELECT key FROM moved WHERE scope = 'provider_month')
+        UNION
+        SELECT source_format, call_id FROM build.marts.{CALLS}
+        WHERE {month_key} IN (SELECT key FROM moved WHERE scope = 'provider_month')""")
+    con.execute(f"""
+        DELETE FROM marts.{CALLS} AS published USING moved_calls AS moved
+        WHERE moved.source_format = published.source_format AND moved.call_id = published.call_id""")
+    con.execute(f"""
+        INSERT INTO marts.{CALLS}
+        SELECT calls.* FROM build.marts.{CALLS} AS calls
+        SEMI JOIN moved_calls AS moved ON moved.source_format = calls.source_format AND moved.call_id = calls.call_id""")
+
+
+def _record(con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str, mode: str) -> None:
+    """What this publication is (marts.publication) and what it was built from (meta)."""
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.publication AS "
+        "SELECT ?::DATE AS as_of, ?::TIMESTAMP AS published_at, ? AS run_id, ? AS mode",
+        [as_of, datetime.now(timezone.utc).replace(tzinfo=None), run_id, mode],
+    )
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    committed = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = 'build' AND schema_name = 'intermediate' AND table_name = 'int_increments_committed'").fetchone()[0]
+    source = COMMITTED if committed else "(SELECT NULL::VARCHAR AS scope, NULL::VARCHAR AS key, NULL::VARCHAR AS fingerprint WHERE false)"
+    con.execute(f"CREATE OR REPLACE TABLE {PUBLISHED} AS SELECT scope, key, fingerprint FROM {source}")

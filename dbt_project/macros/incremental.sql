@@ -65,6 +65,30 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# The same pair for models keyed by something else (int_workflows_aggregated by workflow_id):
+   `changed` names the model listing this run's keys. #}
+{% macro delete_changed(changed, keys) -%}
+    {%- if is_incremental() and tokenpnl.every_day_changed() -%}
+        delete from {{ this }}
+    {%- elif is_incremental() -%}
+        delete from {{ this }} as built
+        using {{ ref(changed) }} as changed
+        where {% for key in keys %}changed.{{ key }} = built.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro changed_rows(relation, changed, keys) -%}
+    {%- if is_incremental() and not tokenpnl.every_day_changed() -%}
+    (
+        select rows.* from {{ relation }} as rows
+        semi join {{ ref(changed) }} as changed
+            on {% for key in keys %}changed.{{ key }} = rows.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
+    {%- else -%}
+    {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
 {# Every day changed (new logic, price books or aliases; a first incremental build): the models
    empty themselves and take every call, cheaper than deleting and filtering call by call. #}
 {% macro every_day_changed() -%}

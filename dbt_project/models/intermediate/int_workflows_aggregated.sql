@@ -1,5 +1,10 @@
 -- One row per workflow: the calls sharing a workflow_id. Its start is its first call; its type
 -- and team are those of its first call that names them; it belongs to the month it started in.
+-- Incremental: a night aggregates again only the workflows of changed calls (int_workflows_changed).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+          pre_hook="{{ tokenpnl.delete_changed('int_workflows_changed', ['workflow_id']) }}") }}
+-- depends_on: {{ ref('int_llm_call_days_changed') }}
+-- depends_on: {{ ref('int_workflows_changed') }}
 select
     workflow_id,
     {{ tokenpnl.first_named('workflow_type', 'occurred_at, call_id') }} as workflow_type,
@@ -20,6 +25,6 @@ select
     sum(list_cost_usd) as list_cost_usd,
     sum(invoice_cost_usd) as invoice_cost_usd,
     count(*) filter (where not is_priced) as unpriced_calls
-from {{ ref('int_llm_calls_allocated') }}
+from {{ tokenpnl.changed_rows(ref('int_llm_calls_allocated'), 'int_workflows_changed', ['workflow_id']) }} as calls
 where workflow_id is not null
 group by workflow_id

@@ -1,5 +1,10 @@
 -- One row per day x team x workflow_type x provider x model: the token P&L by the day each
 -- call occurred. Team and type come from the call's workflow, else the call, else '(unattributed)'.
+-- Incremental: a night sums again only the days whose calls changed (int_pnl_days_changed).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+          pre_hook="{{ tokenpnl.delete_changed('int_pnl_days_changed', ['day']) }}") }}
+-- depends_on: {{ ref('int_llm_call_days_changed') }}
+-- depends_on: {{ ref('int_pnl_days_changed') }}
 select
     calls.day,
     coalesce(workflows.team, calls.team, '(unattributed)') as team,
@@ -30,7 +35,7 @@ select
     {{ tokenpnl.ratio('sum(calls.output_reasoning_tokens)',
         'sum(calls.output_visible_tokens + calls.output_reasoning_tokens)') }} as reasoning_token_ratio,
     {{ tokenpnl.ratio('coalesce(sum(calls.total_tokens) filter (where calls.is_retry), 0)', 'sum(calls.total_tokens)') }} as retry_token_ratio
-from {{ ref('fct_llm_calls') }} as calls
+from {{ tokenpnl.changed_rows(ref('fct_llm_calls'), 'int_pnl_days_changed', ['day']) }} as calls
 left join {{ ref('fct_workflows') }} as workflows
     on workflows.workflow_id = calls.workflow_id
 group by all
