@@ -23,6 +23,7 @@ MARTS = (
     "fct_llm_calls", "fct_workflows", "fct_outcomes", "token_pnl_daily", "cost_per_verified_success",
     "invoice_reconciliation", "exec_dashboard", "quarantine",
 )
+MART_NAMES = {f"marts.{table}" for table in MARTS}
 CALLS = "fct_llm_calls"
 COMMITTED = "build.intermediate.int_increments_committed"
 PUBLISHED = "meta.published_increments"
@@ -78,8 +79,8 @@ def _worth_patching(warehouse: Path, build_db: Path) -> bool:
             "SELECT schema_name || '.' || table_name, list(column_name || ' ' || data_type ORDER BY column_index) "
             "FROM duckdb_columns() WHERE database_name = ? GROUP BY ALL ORDER BY ALL", [db]).fetchall()
             for db in (con.execute("SELECT current_database()").fetchone()[0], "build"))
-        marts = lambda tables: [t for t in tables if t[0].startswith("marts.") and t[0] != "marts.publication"]  # noqa: E731
-        if (marts(published) != marts(built) or len(marts(built)) != len(MARTS)
+        published_marts, built_marts = ([t for t in tables if t[0] in MART_NAMES] for tables in (published, built))
+        if (published_marts != built_marts or len(built_marts) != len(MARTS)
                 or PUBLISHED not in dict(published) or COMMITTED.removeprefix("build.") not in dict(built)):
             return False
         moved_days, days = con.execute(f"""
