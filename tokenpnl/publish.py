@@ -52,7 +52,7 @@ def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str 
         else:
             con.execute("CREATE SCHEMA marts")
             con.execute(f"CREATE TABLE marts.{CALLS} AS SELECT * FROM build.marts.{CALLS}")
-        for table in MARTS[1:]:
+        for table in (t for t in MARTS if t != CALLS):
             con.execute(f"CREATE OR REPLACE TABLE marts.{table} AS SELECT * FROM build.marts.{table}")
         counts = {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0] for t in MARTS}
         _record(con, as_of, run_id, "incremental" if incremental else "full")

@@ -1,10 +1,12 @@
 {#
-  Incremental per-call models. A night rebuilds only the calls whose inputs changed since the
+  Incremental models. A night rebuilds only the calls whose inputs changed since the
   last complete build: int_llm_call_days_changed compares each UTC day's raw records with the
   fingerprint int_increments_committed kept, int_llm_call_keys_changed lists the calls of the
   changed days, and each per-call model deletes those calls and inserts them again (allocation
-  also whole provider-months whose invoice or list total changed). The commit is the last model
-  of the chain, so a failed build leaves the old fingerprints and the next night redoes the work.
+  also whole provider-months whose invoice or list total changed). int_workflows_aggregated and
+  token_pnl_daily redo the workflows and days those calls touch (int_workflows_changed,
+  int_pnl_days_changed). The commit follows every incremental model, so a failed build leaves
+  the old fingerprints and the next night redoes the work.
   `tokenpnl rebuild` (or dbt --full-refresh) builds everything from raw.
 #}
 
@@ -23,50 +25,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# Pre-hook of a per-call model: drop the calls this run rebuilds (and, with by_month, every call
-   of a provider-month whose allocation changed). A no-op on a full build. #}
-{% macro delete_changed_calls(by_month=false) -%}
-    {%- if is_incremental() and tokenpnl.every_day_changed() -%}
-        delete from {{ this }}
-    {%- elif is_incremental() -%}
-        delete from {{ this }} as built
-        using {{ ref('int_llm_call_keys_changed') }} as changed
-        where changed.source_format = built.source_format and changed.call_id = built.call_id;
-        {%- if by_month %}
-        delete from {{ this }} as built
-        using {{ ref('int_provider_months_changed') }} as changed
-        where changed.is_changed and changed.provider = built.provider
-            and changed.month = cast(date_trunc('month', built.occurred_at) as date);
-        {%- endif -%}
-    {%- endif -%}
-{%- endmacro %}
-
-{# A per-call model's input: on an incremental run only the changed calls (and, with by_month,
-   every call of a re-allocated provider-month), as a subquery to select from. Semi joins, not
-   OR-ed EXISTS filters: with nothing changed they read nothing. #}
-{% macro changed_calls(relation, by_month=false) -%}
-    {%- if is_incremental() and not tokenpnl.every_day_changed() -%}
-    (
-        select calls.* from {{ relation }} as calls
-        semi join {{ ref('int_llm_call_keys_changed') }} as changed
-            on changed.source_format = calls.source_format and changed.call_id = calls.call_id
-        {%- if by_month %}
-        union all
-        select calls.* from {{ relation }} as calls
-        semi join (select * from {{ ref('int_provider_months_changed') }} where is_changed) as changed
-            on changed.provider = calls.provider
-            and changed.month = cast(date_trunc('month', calls.occurred_at) as date)
-        anti join {{ ref('int_llm_call_keys_changed') }} as changed_call
-            on changed_call.source_format = calls.source_format and changed_call.call_id = calls.call_id
-        {%- endif %}
-    )
-    {%- else -%}
-    {{ relation }}
-    {%- endif -%}
-{%- endmacro %}
-
-{# The same pair for models keyed by something else (int_workflows_aggregated by workflow_id):
-   `changed` names the model listing this run's keys. #}
+{# Pre-hook of an incremental model: drop the rows whose keys `changed` (a model) lists, all rows
+   when every day changed. A no-op on a full build. #}
 {% macro delete_changed(changed, keys) -%}
     {%- if is_incremental() and tokenpnl.every_day_changed() -%}
         delete from {{ this }}
@@ -77,6 +37,9 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# An incremental model's input: on an incremental run only the rows whose keys `changed` lists,
+   as a subquery to select from. A semi join, not an EXISTS filter: with nothing changed it reads
+   nothing. #}
 {% macro changed_rows(relation, changed, keys) -%}
     {%- if is_incremental() and not tokenpnl.every_day_changed() -%}
     (
@@ -86,6 +49,36 @@
     )
     {%- else -%}
     {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# The per-call models' pair: the changed calls (int_llm_call_keys_changed) and, with by_month,
+   every call of a provider-month whose allocation changed. #}
+{% macro delete_changed_calls(by_month=false) -%}
+    {{ tokenpnl.delete_changed('int_llm_call_keys_changed', ['source_format', 'call_id']) }}
+    {%- if by_month and is_incremental() and not tokenpnl.every_day_changed() %};
+        delete from {{ this }} as built
+        using {{ ref('int_provider_months_changed') }} as changed
+        where changed.is_changed and changed.provider = built.provider
+            and changed.month = cast(date_trunc('month', built.occurred_at) as date);
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro changed_calls(relation, by_month=false) -%}
+    {%- set by_key = tokenpnl.changed_rows(relation, 'int_llm_call_keys_changed', ['source_format', 'call_id']) -%}
+    {%- if by_month and is_incremental() and not tokenpnl.every_day_changed() -%}
+    (
+        select * from {{ by_key }}
+        union all
+        select calls.* from {{ relation }} as calls
+        semi join (select * from {{ ref('int_provider_months_changed') }} where is_changed) as changed
+            on changed.provider = calls.provider
+            and changed.month = cast(date_trunc('month', calls.occurred_at) as date)
+        anti join {{ ref('int_llm_call_keys_changed') }} as changed_call
+            on changed_call.source_format = calls.source_format and changed_call.call_id = calls.call_id
+    )
+    {%- else -%}
+    {{ by_key }}
     {%- endif -%}
 {%- endmacro %}
 
