@@ -19,15 +19,6 @@ KEYS = {
 }
 
 
-def build_rows(warehouse: Path, sql: str) -> list[tuple]:
-    """Rows of a query on the build database beside `warehouse` (raw tables, models, stored test failures)."""
-    con = duckdb.connect(str(warehouse.with_name(warehouse.stem + ".build.duckdb")), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def published_rows(warehouse: Path, sql: str) -> list[tuple]:
     """Rows of a query on the published file, opened read-only as a BI tool would."""
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -35,6 +26,11 @@ def published_rows(warehouse: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def build_rows(warehouse: Path, sql: str) -> list[tuple]:
+    """Rows of a query on the build database beside `warehouse` (raw tables, models, stored test failures)."""
+    return published_rows(warehouse.with_name(warehouse.stem + ".build.duckdb"), sql)
 
 
 def read_marts(warehouse: Path) -> dict[str, list[dict]]:

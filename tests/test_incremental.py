@@ -45,6 +45,11 @@ def rows(marts: dict[str, list[dict]]) -> dict[str, list[tuple]]:
     return {mart: sorted((tuple(sorted(r.items())) for r in marts[mart]), key=repr) for mart in (*KEYS, "quarantine")}
 
 
+def mode(warehouse: Path) -> str:
+    """How the last publication was written: `full` or `incremental`."""
+    return published_rows(warehouse, "SELECT mode FROM marts.publication")[0][0]
+
+
 def night(root: Path, n: int, landing: Path, warehouse: Path, as_of: date, book: Path) -> dict[str, list[dict]]:
     """Run the incremental night, then a fresh full build of the same inputs; return both."""
     incremental = run(landing, warehouse, as_of, book)
@@ -67,7 +72,7 @@ def nights(tmp_path_factory):
         *((f"q{d}", f"2026-09-0{d}T10:00:00Z", f"wf_q{d}", 100 * d, 10) for d in range(1, 4)),  # quiet days
     ]])
     out = {1: run(landing, warehouse, date(2026, 10, 20), book)}
-    modes = [published_rows(warehouse, "SELECT mode FROM marts.publication")[0][0]]
+    modes = [mode(warehouse)]
     shutil.copyfile(warehouse, root / "publication_1.duckdb")
 
     write_jsonl(landing / "gateway" / "n2" / "calls.jsonl", [call(*c) for c in [
@@ -81,17 +86,17 @@ def nights(tmp_path_factory):
     out["changed_2"] = build_rows(warehouse, "SELECT day, is_changed FROM intermediate.int_llm_call_days_changed ORDER BY day")
     out["workflows_2"] = build_rows(warehouse, "SELECT workflow_id FROM intermediate.int_workflows_changed")
     out["pnl_days_2"] = build_rows(warehouse, "SELECT day FROM intermediate.int_pnl_days_changed")
-    modes.append(published_rows(warehouse, "SELECT mode FROM marts.publication")[0][0])
+    modes.append(mode(warehouse))
     shutil.copyfile(root / "publication_1.duckdb", warehouse)  # night 2's publication never happened
     out[3] = night(root, 3, landing, warehouse, date(2026, 10, 19), book)
-    modes.append(published_rows(warehouse, "SELECT mode FROM marts.publication")[0][0])
+    modes.append(mode(warehouse))
     write_text(book, NEW_BOOK)
     out[4] = night(root, 4, landing, warehouse, date(2026, 10, 25), book)
-    modes.append(published_rows(warehouse, "SELECT mode FROM marts.publication")[0][0])
+    modes.append(mode(warehouse))
     proc = tokenpnl_run(landing, warehouse, date(2026, 10, 25), book, env=ENV, command="rebuild")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out["rebuilt"] = read_marts(warehouse)
-    modes.append(published_rows(warehouse, "SELECT mode FROM marts.publication")[0][0])
+    modes.append(mode(warehouse))
     out["modes"] = modes
     return out
 
