@@ -53,32 +53,98 @@
 {%- endmacro %}
 
 {# The per-call models' pair: the changed calls (int_llm_call_keys_changed) and, with by_month,
-   every call of a provider-month whose allocation changed. #}
+   every call of a provider-month whose allocation changed. Every row a per-call model writes
+   carries this run's stamp in _built_at; the rows sit together at the table's end, so DuckDB's
+   zone maps let the next model read just them. A changed call's old row lies on a day of one of
+   its raw versions (raw is append-only), so deletes and reads are bounded by that range of days. #}
 {% macro delete_changed_calls(by_month=false) -%}
-    {{ tokenpnl.delete_changed('int_llm_call_keys_changed', ['source_format', 'call_id']) }}
-    {%- if by_month and is_incremental() and not tokenpnl.every_day_changed() %};
+    {%- if is_incremental() and tokenpnl.every_day_changed() -%}
+        delete from {{ this }}
+    {%- elif is_incremental() -%}
+        delete from {{ this }} as built
+        using {{ ref('int_llm_call_keys_changed') }} as changed
+        where changed.source_format = built.source_format and changed.call_id = built.call_id
+            and {{ tokenpnl.in_changed_days('built.occurred_at') }}
+        {%- if by_month %};
         delete from {{ this }} as built
         using {{ ref('int_provider_months_changed') }} as changed
         where changed.is_changed and changed.provider = built.provider
-            and changed.month = cast(date_trunc('month', built.occurred_at) as date);
+            and changed.month = cast(date_trunc('month', built.occurred_at) as date)
+            and {{ tokenpnl.in_changed_months('built.occurred_at') }}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro changed_calls(relation, by_month=false) -%}
-    {%- set by_key = tokenpnl.changed_rows(relation, 'int_llm_call_keys_changed', ['source_format', 'call_id']) -%}
-    {%- if by_month and is_incremental() and not tokenpnl.every_day_changed() -%}
+{# A per-call model's input, model `name`: on an incremental run, the rows of the changed calls
+   (with by_month, also every call of a re-allocated provider-month). When `name` is an
+   incremental model built earlier in this same invocation, its rows stamped with this run are
+   exactly those; otherwise (a view, or a partial run) they are found by key. #}
+{% macro changed_calls(name, by_month=false) -%}
+    {%- set relation = ref(name) -%}
+    {%- if not is_incremental() or tokenpnl.every_day_changed() -%}
+    {{ relation }}
+    {%- else -%}
+    {%- set stamped = tokenpnl.built_this_run(name) -%}
     (
-        select * from {{ by_key }}
+        {%- if stamped %}
+        select * from {{ relation }} where _built_at = {{ tokenpnl.built_at() }}
+        {%- else %}
+        select calls.* from {{ relation }} as calls
+        semi join {{ ref('int_llm_call_keys_changed') }} as changed
+            on changed.source_format = calls.source_format and changed.call_id = calls.call_id
+        where {{ tokenpnl.in_changed_days('calls.occurred_at') }}
+        {%- endif %}
+        {%- if by_month %}
         union all
         select calls.* from {{ relation }} as calls
         semi join (select * from {{ ref('int_provider_months_changed') }} where is_changed) as changed
             on changed.provider = calls.provider
             and changed.month = cast(date_trunc('month', calls.occurred_at) as date)
+        {%- if stamped %}
+        where calls._built_at <> {{ tokenpnl.built_at() }}
+        {%- else %}
         anti join {{ ref('int_llm_call_keys_changed') }} as changed_call
             on changed_call.source_format = calls.source_format and changed_call.call_id = calls.call_id
+        where true
+        {%- endif %}
+            and {{ tokenpnl.in_changed_months('calls.occurred_at') }}
+        {%- endif %}
     )
-    {%- else -%}
-    {{ by_key }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# This run's stamp (dbt's run_started_at, one per invocation). #}
+{% macro built_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+{# Whether `name` is an incremental model this invocation builds (before the caller, as dbt
+   runs a model after its inputs, and skips the caller if the input failed). #}
+{% macro built_this_run(name) -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ name) -%}
+    {{ return(node is not none and node.config.materialized == 'incremental'
+              and node.unique_id in selected_resources) }}
+{%- endmacro %}
+
+{# `column` within the UTC days of the changed calls' raw versions, as constants DuckDB can check
+   against each row group's min/max. False when no call changed. #}
+{% macro in_changed_days(column) -%}
+    {{ tokenpnl.in_range(column, "select min(day), max(day) + 1 from " ~ ref('int_llm_call_versions_changed')) }}
+{%- endmacro %}
+
+{# `column` within the re-allocated provider-months. #}
+{% macro in_changed_months(column) -%}
+    {{ tokenpnl.in_range(column, "select min(month), max(month) + interval 1 month from "
+                         ~ ref('int_provider_months_changed') ~ " where is_changed") }}
+{%- endmacro %}
+
+{% macro in_range(column, bounds_query) -%}
+    {%- if not execute -%}true{%- else -%}
+    {%- set bounds = run_query(bounds_query).rows[0] -%}
+    {%- if bounds[0] is none -%}false{%- else -%}
+    ({{ column }} >= cast('{{ bounds[0] }}' as timestamp) and {{ column }} < cast('{{ bounds[1] }}' as timestamp))
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -6,13 +6,14 @@
           pre_hook="{{ tokenpnl.delete_changed_calls(by_month=true) }}") }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
+-- depends_on: {{ ref('int_llm_call_versions_changed') }}
 -- depends_on: {{ ref('int_provider_months_changed') }}
 with calls as (
     -- Incrementally: the changed calls and every call of a re-allocated provider-month.
     select
         * exclude (list_cost_e14),
         coalesce(list_cost_e14, {{ tokenpnl.money_units('list_cost_usd') }}) as list_cost_units
-    from {{ tokenpnl.changed_calls(ref('int_llm_calls_priced'), by_month=true) }} as priced
+    from {{ tokenpnl.changed_calls('int_llm_calls_priced', by_month=true) }} as priced
 ),
 
 months as (
@@ -25,7 +26,7 @@ months as (
 )
 
 select
-    calls.* exclude (list_cost_units),
+    calls.* exclude (list_cost_units) replace ({{ tokenpnl.built_at() }} as _built_at),
     case when calls.is_priced then
         {{ tokenpnl.units_muldiv('calls.list_cost_units', 'months.invoice_units', 'months.list_units') }}
     end as invoice_cost_usd

@@ -8,9 +8,10 @@
           pre_hook="{{ tokenpnl.delete_changed_calls() }}") }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
+-- depends_on: {{ ref('int_llm_call_versions_changed') }}
 with versions as (
     -- Incrementally: every version of the changed calls (see macros/incremental.sql).
-    select * from {{ tokenpnl.changed_calls(ref('stg_gateway__llm_calls')) }} as versions
+    select * from {{ tokenpnl.changed_calls('stg_gateway__llm_calls') }} as versions
 ),
 
 repeated as (
@@ -44,7 +45,8 @@ select
     lower(latest.model) as model_key,
     -- Dated snapshots (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) fall back to their base model.
     lower(regexp_replace(latest.model, '-([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8})$', '')) as base_model_key,
-    latest.input_uncached_tokens + latest.input_cache_read_tokens + latest.input_cache_write_tokens as total_input_tokens
+    latest.input_uncached_tokens + latest.input_cache_read_tokens + latest.input_cache_write_tokens as total_input_tokens,
+    {{ tokenpnl.built_at() }} as _built_at
 from latest
 left join {{ ref('stg_providers__aliases') }} as aliases
     on aliases.alias = latest.provider_raw

@@ -20,9 +20,10 @@
           pre_hook="{{ tokenpnl.delete_changed_calls() }}") }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
+-- depends_on: {{ ref('int_llm_call_versions_changed') }}
 with calls as (
     -- Incrementally: the changed calls only (macros/incremental.sql).
-    select * from {{ tokenpnl.changed_calls(ref('int_llm_calls_deduplicated')) }} as calls
+    select * from {{ tokenpnl.changed_calls('int_llm_calls_deduplicated') }} as calls
 ),
 
 -- The candidate rows of each (provider, day, model, base model), best first; a call takes the
@@ -100,7 +101,7 @@ costed as (
 )
 
 select
-    *,
+    * replace ({{ tokenpnl.built_at() }} as _built_at),
     cost_input_uncached_usd + cost_input_cache_read_usd + cost_input_cache_write_usd
         + cost_output_visible_usd + cost_output_reasoning_usd as list_cost_usd
 from costed

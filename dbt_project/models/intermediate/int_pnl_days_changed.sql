@@ -2,10 +2,8 @@
 -- row's day and its new one), every day with a call of a re-aggregated workflow (a late call can
 -- change the team or type the workflow lends its calls), and every day of a re-allocated
 -- month. Unused when every day changed: token_pnl_daily then sums every day.
-select cast(calls.occurred_at as date) as day
-from {{ source('raw', 'llm_calls') }} as calls
-semi join {{ ref('int_llm_call_keys_changed') }} as changed
-    on changed.source_format = calls.source_format and changed.call_id = calls.call_id
+select day
+from {{ ref('int_llm_call_versions_changed') }}
 union
 select calls.day
 from {{ ref('fct_llm_calls') }} as calls

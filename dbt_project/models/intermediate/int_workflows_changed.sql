@@ -2,11 +2,9 @@
 -- call (a newer version may move a call to another workflow, or past the as-of instant), and
 -- every workflow with a call in a re-allocated provider-month. Unused when every day changed:
 -- int_workflows_aggregated then takes every workflow.
-select calls.workflow_id
-from {{ source('raw', 'llm_calls') }} as calls
-semi join {{ ref('int_llm_call_keys_changed') }} as changed
-    on changed.source_format = calls.source_format and changed.call_id = calls.call_id
-where calls.workflow_id is not null
+select workflow_id
+from {{ ref('int_llm_call_versions_changed') }}
+where workflow_id is not null
 union
 select calls.workflow_id
 from {{ ref('int_llm_calls_allocated') }} as calls

@@ -3,6 +3,7 @@
           pre_hook="{{ tokenpnl.delete_changed_calls(by_month=true) }}") }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
+-- depends_on: {{ ref('int_llm_call_versions_changed') }}
 -- depends_on: {{ ref('int_provider_months_changed') }}
 select
     call_id,
@@ -45,4 +46,4 @@ select
     api_key_pseudonym,
     source_file,
     source_line
-from {{ tokenpnl.changed_calls(ref('int_llm_calls_allocated'), by_month=true) }} as allocated
+from {{ tokenpnl.changed_calls('int_llm_calls_allocated', by_month=true) }} as allocated
