@@ -10,6 +10,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    BetaWarning,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -30,14 +32,20 @@ from expectations import validate_build
 from ingest.formats import raw_tables
 from ingest.load import load_landing
 from pipelines.dbt import MANIFEST, TokenpnlDbtTranslator, dbt_env, dbt_vars
+from pipelines.partitions import as_of, backfill_policy, nights
 from pipelines.resources import TokenpnlResource
 from tokenpnl.publish import MARTS, publish
 
 POOL = "tokenpnl_duckdb"
+# Chunked backfills (pipelines/partitions.py) use `backfill_policy`, a beta parameter in Dagster
+# 1.13: its warning would reach the terminal on every `tokenpnl run`.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+# Every asset is partitioned by night (pipelines/partitions.py); every step sees the same as-of day.
+NIGHTLY = {"partitions_def": nights, "backfill_policy": backfill_policy, "pool": POOL}
 RAW_TABLES = (*raw_tables(), "price_book_rows", "provider_aliases", "fx_rates", "quarantine", "load_manifest")
 
 
-@multi_asset(specs=[AssetSpec(["raw", t], group_name="ingest") for t in RAW_TABLES], pool=POOL)
+@multi_asset(specs=[AssetSpec(["raw", t], group_name="ingest") for t in RAW_TABLES], **NIGHTLY)
 def raw_tables(context: AssetExecutionContext, tokenpnl: TokenpnlResource):
     """Parse, validate and land every new file of the landing folder (one transaction per file)."""
     settings = tokenpnl.settings()
@@ -68,13 +76,13 @@ def raw_tables(context: AssetExecutionContext, tokenpnl: TokenpnlResource):
         yield MaterializeResult(asset_key=AssetKey(["raw", t]), metadata=meta)
 
 
-@dbt_assets(manifest=MANIFEST, dagster_dbt_translator=TokenpnlDbtTranslator(), pool=POOL)
+@dbt_assets(manifest=MANIFEST, dagster_dbt_translator=TokenpnlDbtTranslator(), **NIGHTLY)
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, tokenpnl: TokenpnlResource):
     """dbt build: staging -> intermediate -> marts, with every dbt test blocking."""
     settings = tokenpnl.settings()
     os.environ["TOKENPNL_BUILD_DB"] = str(settings.build_db)  # profiles.yml reads it; dbt inherits our env
     # Unit tests of the SQL logic run in the test suite, not every night.
-    os.environ.update(dbt_env(tokenpnl.as_of_date()))  # the as-of day, outside --vars (see pipelines/dbt.py)
+    os.environ.update(dbt_env(as_of(context)))  # the as-of day, outside --vars (see pipelines/dbt.py)
     args = ["build", "--exclude-resource-type", "unit_test", *dbt_vars(settings.dbt_vars)]
     threading.Thread(target=prepare_gx, daemon=True).start()  # GX's ~5 s import, while dbt builds
     invocation = dbt.cli(args, context=context)
@@ -95,7 +103,7 @@ def _remove_stale_target_folders(target: Path, max_age_s: float = 86_400) -> Non
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@asset(key=["audit", "gx_validation"], deps=[AssetKey(["marts", m]) for m in MARTS], group_name="publish", pool=POOL)
+@asset(key=["audit", "gx_validation"], deps=[AssetKey(["marts", m]) for m in MARTS], group_name="publish", **NIGHTLY)
 def gx_validation(context: AssetExecutionContext, tokenpnl: TokenpnlResource) -> MaterializeResult:
     """Great Expectations suites on the raw tables and the marts; a critical failure stops the
     run here, before anything is published."""
@@ -107,10 +115,10 @@ def gx_validation(context: AssetExecutionContext, tokenpnl: TokenpnlResource) ->
     return MaterializeResult(metadata={"checks": len(report.results), "summary": MetadataValue.md(report.summary())})
 
 
-@asset(key=["published", "marts"], deps=[gx_validation], group_name="publish", pool=POOL)
+@asset(key=["published", "marts"], deps=[gx_validation], group_name="publish", **NIGHTLY)
 def published_marts(context: AssetExecutionContext, tokenpnl: TokenpnlResource) -> MaterializeResult:
     """Atomically replace the warehouse file BI tools read with the audited marts."""
     settings = tokenpnl.settings()
-    counts = publish(settings.build_db, settings.warehouse, as_of=tokenpnl.as_of_date(), run_id=context.run_id,
+    counts = publish(settings.build_db, settings.warehouse, as_of=as_of(context), run_id=context.run.run_id,
                      whole=tokenpnl.rebuild)
     return MaterializeResult(metadata={"warehouse": str(settings.warehouse), **{f"rows.{k}": v for k, v in counts.items()}})

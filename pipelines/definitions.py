@@ -35,9 +35,9 @@ nightly = define_asset_job("nightly", selection=AssetSelection.all(), executor_d
 
 @schedule(job=nightly, cron_schedule="0 2 * * *", execution_timezone="UTC")
 def nightly_at_0200_utc(context: ScheduleEvaluationContext) -> RunRequest:
-    """At 02:00 UTC the run covers yesterday: as_of = the scheduled day minus one."""
+    """At 02:00 UTC the run covers yesterday: the partition of the scheduled day minus one."""
     as_of = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
-    return RunRequest(run_key=as_of, run_config={"resources": {"tokenpnl": {"config": {"as_of": as_of}}}})
+    return RunRequest(run_key=as_of, partition_key=as_of)
 
 
 defs = Definitions(

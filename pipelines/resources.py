@@ -3,8 +3,6 @@ environment variables and embedded defaults of tokenpnl.settings."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 
@@ -14,7 +12,6 @@ from tokenpnl.settings import Settings
 class TokenpnlResource(ConfigurableResource):
     landing: str = ""
     warehouse: str = ""
-    as_of: str = ""  # YYYY-MM-DD; empty = yesterday (UTC)
     price_books: list[str] = []
     rebuild: bool = False  # `tokenpnl rebuild`: the publication is written whole too, never patched
 
@@ -26,9 +23,6 @@ class TokenpnlResource(ConfigurableResource):
             warehouse=self.warehouse or None,
             price_books=tuple(Path(p).resolve() for p in self.price_books) or None,
         )
-
-    def as_of_date(self) -> date | None:
-        return date.fromisoformat(self.as_of) if self.as_of else None
 
 
 class TokenpnlDbtCli(DbtCliResource):

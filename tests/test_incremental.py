@@ -4,6 +4,7 @@ row for row and to the last decimal, those of a fresh warehouse built from the s
 folder in one go. The build database must also show that the night was incremental.
 
 Night 1 (as-of 10-20): September and October calls, no invoice.
+Night 1's per-call tables then lose their `_built_at` column, as if built by an older version.
 Night 2 (as-of 10-20): a late call on an old day, a newer version of a call on the next day
   (the call moves day), a call after the as-of instant, September's invoice, and a late first
   call of a workflow on the day before its other call, naming another team.
@@ -22,6 +23,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import write_jsonl
@@ -74,6 +76,12 @@ def nights(tmp_path_factory):
     out = {1: run(landing, warehouse, date(2026, 10, 20), book)}
     modes = [mode(warehouse)]
     shutil.copyfile(warehouse, root / "publication_1.duckdb")
+    # As if night 1 ran a version before the per-call models stamped their rows: night 2 adds the
+    # column again (dbt's on_schema_change, after the pre-hook's delete) and the old rows hold NULL.
+    con = duckdb.connect(str(warehouse.with_name("tokenpnl.build.duckdb")))
+    for table in ("int_llm_calls_deduplicated", "int_llm_calls_priced", "int_llm_calls_allocated"):
+        con.execute(f"ALTER TABLE intermediate.{table} DROP COLUMN _built_at")
+    con.close()
 
     write_jsonl(landing / "gateway" / "n2" / "calls.jsonl", [call(*c) for c in [
         ("late", "2026-09-20T12:00:00Z", "wf_s2", 3000, 300),   # joins an old day and workflow

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -24,10 +24,18 @@ out = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def _parse_day(value: str) -> date:
+    """An as-of day the nightly job has a partition for: from TOKENPNL_FIRST_DAY to today (UTC)."""
+    from tokenpnl.settings import first_day
+
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD (e.g. 2026-11-21)") from None
+    if day < first_day():
+        raise typer.BadParameter(f"{day} is before TOKENPNL_FIRST_DAY ({first_day()}), the first night the job knows; set it earlier")
+    if day > datetime.now(timezone.utc).date():
+        raise typer.BadParameter(f"{day} is in the future: a run covers at most today (UTC)")
+    return day
 
 
 @app.command()
@@ -111,7 +119,7 @@ def _execute(settings: Settings, as_of: date | None, rebuild: bool = False) -> t
     run_config = {
         "resources": {"tokenpnl": {"config": {
             "landing": str(settings.landing), "warehouse": str(settings.warehouse),
-            "as_of": as_of.isoformat() if as_of else "", "price_books": [str(p) for p in settings.price_books],
+            "price_books": [str(p) for p in settings.price_books],
             "rebuild": rebuild,
         }}},
         "loggers": {
@@ -119,15 +127,18 @@ def _execute(settings: Settings, as_of: date | None, rebuild: bool = False) -> t
             "progress": {},
         },
     }
+    # The night's partition (pipelines/partitions.py); without an as-of day, yesterday (UTC).
+    as_of = as_of or datetime.now(timezone.utc).date() - timedelta(days=1)
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     # dbt's per-node log lines go to a file, not the terminal; the last run's log stays for troubleshooting.
     log_path = settings.warehouse.parent / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    console.print(f"Running the nightly job (as of {as_of or 'yesterday'}) on {settings.landing}")
+    console.print(f"Running the nightly job (as of {as_of}) on {settings.landing}")
     with open(log_path, "w") as log, contextlib.redirect_stdout(log):
-        result = defs.resolve_job_def("nightly").execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            run_config=run_config, instance=instance, partition_key=as_of.isoformat(), raise_on_error=False)
     if result.success:
-        return True, f"Published marts to {settings.warehouse} (as of {as_of or 'yesterday'})."
+        return True, f"Published marts to {settings.warehouse} (as of {as_of})."
     message = _failure_message(result)
     return False, message + _stored_failures(settings.build_db, message) + _rebuild_hint(settings, message) + f"\n(full log: {log_path})"
 

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,15 @@ def _env_path(name: str, default: Path) -> Path:
 def _env_list(name: str) -> list[Path]:
     raw = os.environ.get(name, "")
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def first_day() -> date:
+    """The first night the Dagster job has a partition for (TOKENPNL_FIRST_DAY)."""
+    raw = os.environ.get("TOKENPNL_FIRST_DAY") or "2024-01-01"
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"TOKENPNL_FIRST_DAY must be a date such as 2024-01-01, not {raw!r}") from None
 
 
 _MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.I)

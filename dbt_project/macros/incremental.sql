@@ -26,7 +26,10 @@
 {%- endmacro %}
 
 {# Pre-hook of an incremental model: drop the rows whose keys `changed` (a model) lists, all rows
-   when every day changed. A no-op on a full build. #}
+   when every day changed. A no-op on a full build. The models run it before their transaction
+   (before_begin): DuckDB refuses to commit a transaction that deletes rows from a table and then
+   alters it, as dbt's on_schema_change does when a new version adds a column. A build that fails
+   after the delete has not committed its fingerprints, so the next night rebuilds those rows. #}
 {% macro delete_changed(changed, keys) -%}
     {%- if is_incremental() and tokenpnl.every_day_changed() -%}
         delete from {{ this }}
@@ -101,7 +104,7 @@
             on changed.provider = calls.provider
             and changed.month = cast(date_trunc('month', calls.occurred_at) as date)
         {%- if stamped %}
-        where calls._built_at <> {{ tokenpnl.built_at() }}
+        where calls._built_at is distinct from {{ tokenpnl.built_at() }}
         {%- else %}
         anti join {{ ref('int_llm_call_keys_changed') }} as changed_call
             on changed_call.source_format = calls.source_format and changed_call.call_id = calls.call_id

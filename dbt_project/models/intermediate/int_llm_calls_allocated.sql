@@ -3,7 +3,7 @@
 -- In integer units of 1e-14 USD (see units_muldiv): priced brings most calls' list cost so, and
 -- converting a DECIMAL costs more than the allocation itself.
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
-          pre_hook="{{ tokenpnl.delete_changed_calls(by_month=true) }}") }}
+          pre_hook=before_begin("{{ tokenpnl.delete_changed_calls(by_month=true) }}")) }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
 -- depends_on: {{ ref('int_llm_call_versions_changed') }}

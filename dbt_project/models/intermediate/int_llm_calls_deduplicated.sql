@@ -5,7 +5,7 @@
 -- Almost every call has one version: only keys seen more than once are ranked (a window over
 -- every call costs a sort of the whole day).
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
-          pre_hook="{{ tokenpnl.delete_changed_calls() }}") }}
+          pre_hook=before_begin("{{ tokenpnl.delete_changed_calls() }}")) }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
 -- depends_on: {{ ref('int_llm_call_versions_changed') }}

@@ -17,7 +17,7 @@
     'output_visible': 'cost_output_visible_usd', 'output_reasoning': 'cost_output_reasoning_usd',
 } %}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
-          pre_hook="{{ tokenpnl.delete_changed_calls() }}") }}
+          pre_hook=before_begin("{{ tokenpnl.delete_changed_calls() }}")) }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
 -- depends_on: {{ ref('int_llm_call_versions_changed') }}

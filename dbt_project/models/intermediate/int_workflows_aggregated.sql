@@ -2,7 +2,7 @@
 -- and team are those of its first call that names them; it belongs to the month it started in.
 -- Incremental: a night aggregates again only the workflows of changed calls (int_workflows_changed).
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
-          pre_hook="{{ tokenpnl.delete_changed('int_workflows_changed', ['workflow_id']) }}") }}
+          pre_hook=before_begin("{{ tokenpnl.delete_changed('int_workflows_changed', ['workflow_id']) }}")) }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_workflows_changed') }}
 select

@@ -1,6 +1,6 @@
 -- One row per distinct LLM call up to the as-of instant. Incremental like its input.
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
-          pre_hook="{{ tokenpnl.delete_changed_calls(by_month=true) }}") }}
+          pre_hook=before_begin("{{ tokenpnl.delete_changed_calls(by_month=true) }}")) }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_llm_call_keys_changed') }}
 -- depends_on: {{ ref('int_llm_call_versions_changed') }}

@@ -2,7 +2,7 @@
 -- call occurred. Team and type come from the call's workflow, else the call, else '(unattributed)'.
 -- Incremental: a night sums again only the days whose calls changed (int_pnl_days_changed).
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
-          pre_hook="{{ tokenpnl.delete_changed('int_pnl_days_changed', ['day']) }}") }}
+          pre_hook=before_begin("{{ tokenpnl.delete_changed('int_pnl_days_changed', ['day']) }}")) }}
 -- depends_on: {{ ref('int_llm_call_days_changed') }}
 -- depends_on: {{ ref('int_pnl_days_changed') }}
 select
