@@ -14,10 +14,11 @@ from datetime import date
 
 from dagster import AssetExecutionContext, BackfillPolicy, DailyPartitionsDefinition
 
-from tokenpnl.settings import first_day
+from tokenpnl.settings import DAYS_AHEAD, first_day
 
-# end_offset=1: today is a partition too (a run as of today knows the day so far).
-nights = DailyPartitionsDefinition(start_date=first_day().isoformat(), timezone="UTC", end_offset=1)
+# The partitions reach DAYS_AHEAD days past today: a run may be as of today (the day so far) or of
+# a later day (synthetic or replayed data; the as-of only bounds what the marts include).
+nights = DailyPartitionsDefinition(start_date=first_day().isoformat(), timezone="UTC", end_offset=DAYS_AHEAD + 1)
 backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=int(os.environ.get("TOKENPNL_BACKFILL_DAYS") or 7))
 
 

@@ -11,7 +11,7 @@ from dagster import BackfillPolicy, build_schedule_context
 from pipelines.dbt import TokenpnlDbtTranslator, dbt_env, dbt_vars
 from pipelines.definitions import defs, nightly_at_0200_utc
 from pipelines.partitions import nights
-from tokenpnl.settings import Settings, first_day
+from tokenpnl.settings import DAYS_AHEAD, Settings, first_day
 
 
 def test_dbt_vars_carry_only_the_overrides_and_the_as_of_date_goes_by_environment():
@@ -41,7 +41,7 @@ def test_every_asset_is_partitioned_by_night_and_backfills_go_in_chunks():
             assert node.partitions_def == nights, key
             assert node.backfill_policy == BackfillPolicy.multi_run(7), key
     today = datetime.now(timezone.utc).date()
-    assert nights.get_last_partition_key() == today.isoformat()  # a run as of today is allowed
+    assert nights.get_last_partition_key() == (today + timedelta(days=DAYS_AHEAD)).isoformat()  # today and later days too
 
 
 def test_the_cli_refuses_an_as_of_day_without_a_partition(tmp_path, monkeypatch):
@@ -53,9 +53,9 @@ def test_the_cli_refuses_an_as_of_day_without_a_partition(tmp_path, monkeypatch)
     base = ["run", "--landing", str(tmp_path), "--warehouse", str(tmp_path / "w.duckdb"), "--as-of"]
     before = CliRunner().invoke(app, [*base, "2025-12-31"])
     assert before.exit_code == 2 and "before TOKENPNL_FIRST_DAY (2026-01-01)" in before.output
-    tomorrow = (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
-    future = CliRunner().invoke(app, [*base, tomorrow])
-    assert future.exit_code == 2 and "is in the future" in future.output
+    too_far = (datetime.now(timezone.utc).date() + timedelta(days=DAYS_AHEAD + 1)).isoformat()
+    future = CliRunner().invoke(app, [*base, too_far])
+    assert future.exit_code == 2 and "days in the future" in future.output
     assert not (tmp_path / "w.duckdb").exists()
 
 

@@ -25,7 +25,7 @@ out = Console(width=None if sys.stdout.isatty() else 150)
 
 def _parse_day(value: str) -> date:
     """An as-of day the nightly job has a partition for: from TOKENPNL_FIRST_DAY to today (UTC)."""
-    from tokenpnl.settings import first_day
+    from tokenpnl.settings import DAYS_AHEAD, first_day
 
     try:
         day = date.fromisoformat(value)
@@ -33,8 +33,8 @@ def _parse_day(value: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD (e.g. 2026-11-21)") from None
     if day < first_day():
         raise typer.BadParameter(f"{day} is before TOKENPNL_FIRST_DAY ({first_day()}), the first night the job knows; set it earlier")
-    if day > datetime.now(timezone.utc).date():
-        raise typer.BadParameter(f"{day} is in the future: a run covers at most today (UTC)")
+    if day > datetime.now(timezone.utc).date() + timedelta(days=DAYS_AHEAD):
+        raise typer.BadParameter(f"{day} is more than {DAYS_AHEAD} days in the future, past the job's last partition")
     return day
 
 

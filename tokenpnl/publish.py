@@ -103,17 +103,21 @@ def _replace_moved_calls(con: duckdb.DuckDBPyConnection) -> None:
         FROM {COMMITTED} AS now
         FULL JOIN {PUBLISHED} AS was ON was.scope = now.scope AND was.key = now.key
         WHERE now.fingerprint IS DISTINCT FROM was.fingerprint""")
-    month_key = "provider || '|' || cast(date_trunc('month', occurred_at) AS DATE)"  # as int_increments_committed's
+    con.execute("""
+        CREATE TEMP TABLE moved_days AS SELECT cast(key AS DATE) AS day FROM moved WHERE scope = 'day'""")
+    con.execute("""
+        CREATE TEMP TABLE moved_months AS  -- keys as int_increments_committed writes them: provider|month
+        SELECT split_part(key, '|', 1) AS provider, cast(split_part(key, '|', 2) AS DATE) AS month
+        FROM moved WHERE scope = 'provider_month'""")
     con.execute(f"""
         CREATE TEMP TABLE moved_calls AS
-        SELECT DISTINCT source_format, call_id FROM build.raw.llm_calls
-        WHERE cast(occurred_at AS DATE) IN (SELECT cast(key AS DATE) FROM moved WHERE scope = 'day')
+        SELECT DISTINCT source_format, call_id FROM build.raw.llm_calls AS calls
+        SEMI JOIN moved_days ON moved_days.day = cast(calls.occurred_at AS DATE)
+        WHERE {_within(con, "SELECT min(day), max(day) + 1 FROM moved_days", "calls.occurred_at")}
         UNION
-        SELECT source_format, call_id FROM marts.{CALLS}
-        WHERE {month_key} IN (SELECT key FROM moved WHERE scope = 'provider_month')
+        {_calls_of_moved_months(con, f"marts.{CALLS}")}
         UNION
-        SELECT source_format, call_id FROM build.marts.{CALLS}
-        WHERE {month_key} IN (SELECT key FROM moved WHERE scope = 'provider_month')""")
+        {_calls_of_moved_months(con, f"build.marts.{CALLS}")}""")
     con.execute(f"""
         DELETE FROM marts.{CALLS} AS published USING moved_calls AS moved
         WHERE moved.source_format = published.source_format AND moved.call_id = published.call_id""")
@@ -121,6 +125,23 @@ def _replace_moved_calls(con: duckdb.DuckDBPyConnection) -> None:
         INSERT INTO marts.{CALLS}
         SELECT calls.* FROM build.marts.{CALLS} AS calls
         SEMI JOIN moved_calls AS moved ON moved.source_format = calls.source_format AND moved.call_id = calls.call_id""")
+
+
+def _calls_of_moved_months(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    return f"""
+        SELECT source_format, call_id FROM {table} AS calls
+        SEMI JOIN moved_months ON moved_months.provider = calls.provider
+            AND moved_months.month = cast(date_trunc('month', calls.occurred_at) AS DATE)
+        WHERE {_within(con, "SELECT min(month), max(month) + INTERVAL 1 MONTH FROM moved_months", "calls.occurred_at")}"""
+
+
+def _within(con: duckdb.DuckDBPyConnection, bounds_sql: str, column: str) -> str:
+    """`column` within the [low, high) bounds the query returns, as constants DuckDB checks against
+    each row group's min/max (history it can skip unread); FALSE when there are none."""
+    low, high = con.execute(bounds_sql).fetchone()
+    if low is None:
+        return "FALSE"
+    return f"{column} >= {sql_literal(str(low))}::TIMESTAMP AND {column} < {sql_literal(str(high))}::TIMESTAMP"
 
 
 def _record(con: duckdb.DuckDBPyConnection, as_of: date | None, run_id: str, mode: str) -> None:

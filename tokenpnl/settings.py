@@ -30,9 +30,12 @@ def _env_list(name: str) -> list[Path]:
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
 
 
+DAYS_AHEAD = 366  # the last partition: a year past today (pipelines/partitions.py)
+
+
 def first_day() -> date:
     """The first night the Dagster job has a partition for (TOKENPNL_FIRST_DAY)."""
-    raw = os.environ.get("TOKENPNL_FIRST_DAY") or "2024-01-01"
+    raw = os.environ.get("TOKENPNL_FIRST_DAY") or "2000-01-01"
     try:
         return date.fromisoformat(raw)
     except ValueError:

@@ -12,3 +12,4 @@ semi join (select * from {{ ref('int_provider_months_changed') }} where is_chang
     on changed.provider = calls.provider
     and changed.month = cast(date_trunc('month', calls.occurred_at) as date)
 where calls.workflow_id is not null
+    and {{ tokenpnl.in_changed_months('calls.occurred_at') }}
