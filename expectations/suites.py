@@ -10,8 +10,8 @@ well over a GiB of RAM at 1M rows and would need many GB at 10M (the nightly run
 under 3 GiB). So every check carries a DuckDB predicate (`_Check.suspect`) that is TRUE for
 every row that *could* fail it, mirroring GX's own semantics (e.g. `col < 0` for
 "between, min 0", where NULLs are ignored like GX ignores them; `col IS NULL` for "not
-null"; for uniqueness, every row whose key occurs more than once, via
-`count(*) OVER (PARTITION BY key)`). DuckDB scans the table and hands pandas only the rows
+null"; for uniqueness, every row whose key occurs more than once, via a `GROUP BY key HAVING
+count(*) > 1`). DuckDB scans the table and hands pandas only the rows
 matching the OR of a suite's predicates (`_suspect_sql`), usually none; GX then really runs
 every unchanged expectation on that frame. This is exact, not a sample: every row GX would
 flag on the whole table is in the frame with all the rows that make it fail (all rows of a
@@ -40,12 +40,15 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ingest.schema import TOKEN_CLASSES, sql_literal
+
+if TYPE_CHECKING:
+    from tokenpnl.publish import Moved
 
 SAMPLE_ROWS = 5
 
@@ -80,6 +83,7 @@ class ValidationReport:
     results: list[CheckResult]
     # rows handed to GX per audited table: its suspect rows only, not the table (module docstring)
     frame_rows: dict[str, int] = field(default_factory=dict)
+    scope: str = "every row"  # of the per-call tables (see validate_build's `only`)
 
     @property
     def passed(self) -> bool:
@@ -101,7 +105,7 @@ class ValidationReport:
                 + (f" (and {sum(not r.critical for r in failed)} non-critical)" if any(not r.critical for r in failed) else "")
                 + ":"
             )
-        lines = [head]
+        lines = [head, f"  Audited in the per-call tables: {self.scope}."]
         for r in failed:
             lines.append(f"  ✗ {r.name}{'' if r.critical else ' [non-critical]'}: {r.observed}")
             for row in r.sample_rows[:SAMPLE_ROWS]:
@@ -159,6 +163,8 @@ class _Check:
     # every row that could fail the expectation. Broader is harmless, narrower would hide
     # failures; "TRUE" sends GX every row.
     suspect: str = "TRUE"
+    # instead, for checks across rows (uniqueness): a query of the rowids of the suspect rows
+    suspect_rowids: str | None = None
 
 
 @dataclass
@@ -168,19 +174,25 @@ class _FrameSuite:
     columns: str  # SELECT list over the table's columns: the frame GX validates
     id_cols: tuple[str, ...]
     checks: list[_Check]
+    scope: str = "TRUE"  # the rows audited (a predicate; see _call_scopes)
 
 
 def _suspect_sql(spec: _FrameSuite) -> str:
     """The rows of `spec.table` that could fail any check of the suite, in table order (so the
-    sample rows are the first offenders, as when the whole table was read)."""
-    where = "\n               OR ".join(f"({check.suspect})" for check in spec.checks) or "FALSE"
-    return f"SELECT {spec.columns}\n            FROM {spec.table}\n            WHERE {where}\n            ORDER BY rowid"
+    sample rows are the first offenders, as when the whole table was read). Their rowids are
+    found first: the scan reads only the checked columns (and, in a scope, skips the history),
+    and the frame's columns are computed for the suspects alone."""
+    per_row = " OR ".join(f"({check.suspect})" for check in spec.checks if check.suspect_rowids is None)
+    rowids = [f"SELECT rowid FROM {spec.table} WHERE ({spec.scope}) AND ({per_row or 'FALSE'})"]
+    rowids += [check.suspect_rowids for check in spec.checks if check.suspect_rowids is not None]
+    return (f"SELECT {spec.columns}\n            FROM {spec.table}\n"
+            f"            WHERE rowid IN ({' UNION ALL '.join(rowids)})\n            ORDER BY rowid")
 
 
-def suspect_sql() -> dict[str, str]:
+def suspect_sql(only: Moved | None = None) -> dict[str, str]:
     """Each audited table's suspect-row query, i.e. exactly the frame GX receives (for
     inspection, EXPLAIN and tests)."""
-    return {spec.table: _suspect_sql(spec) for spec in _frame_suites()}
+    return {spec.table: _suspect_sql(spec) for spec in _frame_suites(only)}
 
 
 def _not_null(table: str, column: str, show: tuple[str, ...] = ()) -> _Check:
@@ -210,28 +222,73 @@ def _in_set(table: str, column: str, values: list[str]) -> _Check:
     )
 
 
-def _duplicated_key(table: str, columns: list[str]) -> str:
+def _duplicated_key(table: str, columns: list[str], scope: str = "TRUE") -> str:
     """Rows whose key occurs more than once. All of them are suspects, so GX sees every copy of a
     duplicated key and flags them all, as on the whole table. NULLs partition together, like
     pandas' `duplicated` that GX uses; the rows GX skips (NULL key, or all-NULL compound key)
-    are harmless extra suspects. Only the key columns and rowid go through the window."""
-    return f"rowid IN (SELECT rowid FROM {table} QUALIFY count(*) OVER (PARTITION BY {', '.join(columns)}) > 1)"
+    are harmless extra suspects. Only the key columns and rowid are read. With a
+    `scope`, only keys of rows in scope are counted, but over the whole table: a new row may
+    duplicate one published long ago. A hash aggregate, not a window: half the time."""
+    key = ", ".join(columns)
+
+    def same_key(alias: str, other: str) -> str:
+        return " AND ".join(f"{alias}.{c} IS NOT DISTINCT FROM {other}.{c}" for c in columns)
+
+    keys = f"{table} AS counted"
+    if scope != "TRUE":
+        keys += f" SEMI JOIN (SELECT DISTINCT {key} FROM {table} WHERE {scope}) AS scoped ON {same_key('scoped', 'counted')}"
+    counted_key = ", ".join(f"counted.{c}" for c in columns)
+    return (f"SELECT rowid FROM {table} SEMI JOIN (SELECT {counted_key} FROM {keys} GROUP BY ALL HAVING count(*) > 1) AS duplicated "
+            f"ON {same_key('duplicated', table)}")
 
 
 def _unique(table: str, column: str) -> _Check:
     return _Check(
         f"{table}: {column} is unique [expect_column_values_to_be_unique]",
         lambda gx: gx.expectations.ExpectColumnValuesToBeUnique(column=column),
-        suspect=_duplicated_key(table, [column]),
+        suspect_rowids=_duplicated_key(table, [column]),
     )
 
 
-def _compound_unique(table: str, columns: list[str]) -> _Check:
+def _compound_unique(table: str, columns: list[str], scope: str = "TRUE") -> _Check:
     return _Check(
         f"{table}: ({', '.join(columns)}) is unique [expect_compound_columns_to_be_unique]",
         lambda gx: gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=columns),
-        suspect=_duplicated_key(table, columns),
+        suspect_rowids=_duplicated_key(table, columns, scope),
     )
+
+
+def _call_scopes(only: Moved | None) -> tuple[str, str]:
+    """Predicates over raw.llm_calls and marts.fct_llm_calls: the rows a patching publish
+    replaces (the calls of the moved days, and of the moved provider-months), "TRUE" for all.
+    Constant bounds come first, so DuckDB skips the history's row groups unread."""
+    if only is None:
+        return "TRUE", "TRUE"
+    days = [(day, day + timedelta(days=1)) for day in sorted(only.days)]
+    months = [(month, _next_month(month)) for _, month in only.provider_months]
+    on_days = [f"CAST(occurred_at AS DATE) IN ({', '.join(f'DATE {sql_literal(str(d))}' for d, _ in days)})"] if days else []
+    in_months = [
+        f"(provider = {sql_literal(provider)} AND occurred_at >= {_timestamp(month)} "
+        f"AND occurred_at < {_timestamp(_next_month(month))})"
+        for provider, month in sorted(only.provider_months)
+    ]
+
+    def bounded(ranges: list[tuple[date, date]], predicates: list[str]) -> str:
+        if not ranges:
+            return "FALSE"
+        low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        return (f"occurred_at >= {_timestamp(low)} AND occurred_at < {_timestamp(high)} "
+                f"AND ({' OR '.join(predicates)})")
+
+    return bounded(days, on_days), bounded(days + months, on_days + in_months)
+
+
+def _timestamp(day: date) -> str:
+    return f"TIMESTAMP {sql_literal(f'{day} 00:00:00')}"
+
+
+def _next_month(month: date) -> date:
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _cache_1h_within_cache_writes(table: str) -> _Check:
@@ -244,9 +301,10 @@ def _cache_1h_within_cache_writes(table: str) -> _Check:
     )
 
 
-def _frame_suites() -> list[_FrameSuite]:
+def _frame_suites(only: Moved | None = None) -> list[_FrameSuite]:
     raw_calls = "raw.llm_calls"
     fct = "marts.fct_llm_calls"
+    raw_scope, fct_scope = _call_scopes(only)
     tokens_sql = ", ".join(TOKEN_CLASSES)
     return [
         _FrameSuite(
@@ -261,6 +319,7 @@ def _frame_suites() -> list[_FrameSuite]:
                 *(_non_negative(raw_calls, c) for c in TOKEN_CLASSES),
                 _cache_1h_within_cache_writes(raw_calls),
             ],
+            raw_scope,
         ),
         _FrameSuite(
             "marts",
@@ -277,7 +336,7 @@ def _frame_suites() -> list[_FrameSuite]:
             ("call_id", "source_format", "source_file", "source_line"),
             [
                 _not_null(fct, "call_id"),
-                _compound_unique(fct, ["source_format", "call_id"]),
+                _compound_unique(fct, ["source_format", "call_id"], fct_scope),
                 *(_non_negative(fct, c) for c in TOKEN_CLASSES),
                 _cache_1h_within_cache_writes(fct),
                 _not_null(fct, "is_priced"),
@@ -299,6 +358,7 @@ def _frame_suites() -> list[_FrameSuite]:
                     suspect=f"NOT {_COSTS_NULL_IFF_UNPRICED}",
                 ),
             ],
+            fct_scope,
         ),
         _FrameSuite(
             "marts",
@@ -546,11 +606,16 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- entry point
 
 
-def validate_build(db_path: Path, *, quarantine_max_pct: float = 1.0) -> ValidationReport:
+def validate_build(db_path: Path, *, quarantine_max_pct: float = 1.0, only: Moved | None = None,
+                   memory_limit: str | None = None) -> ValidationReport:
     """Audit the build DuckDB file at `db_path` (opened read-only) and return the report.
 
     Critical: the raw suite, the marts suite, the empty-batch guard and the quarantine share.
     Non-critical (reported only): the share of unpriced calls.
+    `only` (tokenpnl.publish.moved_since): audit just the calls a patching publish will replace,
+    those of the days and provider-months that moved since the last publication; the others are
+    published already and were audited then. Uniqueness still counts their keys over all rows.
+    `memory_limit` (TOKENPNL_MEMORY_LIMIT) bounds DuckDB as in the rest of the run.
     """
     import duckdb
 
@@ -560,14 +625,14 @@ def validate_build(db_path: Path, *, quarantine_max_pct: float = 1.0) -> Validat
     state = _gx()
     results: list[CheckResult] = []
     frame_rows: dict[str, int] = {}
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = duckdb.connect(str(db_path), read_only=True, config={"memory_limit": memory_limit} if memory_limit else {})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for spec in _frame_suites():
+            for spec in _frame_suites(only):
                 try:  # DuckDB scans the table; pandas gets only the suspect rows
                     df = con.execute(_suspect_sql(spec)).df()
-                    total_rows = con.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0]
+                    total_rows = con.execute(f"SELECT count(*) FROM {spec.table} WHERE {spec.scope}").fetchone()[0]
                 except Exception as exc:  # a missing table or column is a broken build, not a crash
                     results.append(CheckResult(
                         f"{spec.table}: readable by the {spec.suite} suite", True, False,
@@ -581,4 +646,6 @@ def validate_build(db_path: Path, *, quarantine_max_pct: float = 1.0) -> Validat
             results.append(_unpriced_share(con))
     finally:
         con.close()
-    return ValidationReport(results, frame_rows)
+    scope = "every row" if only is None else (
+        f"the calls of {len(only.days)} day(s) and {len(only.provider_months)} provider-month(s) not yet published")
+    return ValidationReport(results, frame_rows, scope)

@@ -34,7 +34,7 @@ from ingest.load import load_landing
 from pipelines.dbt import MANIFEST, TokenpnlDbtTranslator, dbt_env, dbt_vars
 from pipelines.partitions import as_of, backfill_policy, nights
 from pipelines.resources import TokenpnlResource
-from tokenpnl.publish import MARTS, publish
+from tokenpnl.publish import MARTS, moved_since, publish
 
 POOL = "tokenpnl_duckdb"
 # Chunked backfills (pipelines/partitions.py) use `backfill_policy`, a beta parameter in Dagster
@@ -108,7 +108,10 @@ def gx_validation(context: AssetExecutionContext, tokenpnl: TokenpnlResource) ->
     """Great Expectations suites on the raw tables and the marts; a critical failure stops the
     run here, before anything is published."""
     settings = tokenpnl.settings()
-    report = validate_build(settings.build_db, quarantine_max_pct=settings.quarantine_max_pct)
+    # The calls publish will replace (None: all of them); the published ones were audited before.
+    only = None if tokenpnl.rebuild else moved_since(settings.build_db, settings.warehouse)
+    report = validate_build(settings.build_db, quarantine_max_pct=settings.quarantine_max_pct, only=only,
+                            memory_limit=settings.memory_limit)
     if not report.passed:
         raise Failure(description=report.summary())
     context.log.info(report.summary())
@@ -120,5 +123,5 @@ def published_marts(context: AssetExecutionContext, tokenpnl: TokenpnlResource) 
     """Atomically replace the warehouse file BI tools read with the audited marts."""
     settings = tokenpnl.settings()
     counts = publish(settings.build_db, settings.warehouse, as_of=as_of(context), run_id=context.run.run_id,
-                     whole=tokenpnl.rebuild)
+                     whole=tokenpnl.rebuild, memory_limit=settings.memory_limit)
     return MaterializeResult(metadata={"warehouse": str(settings.warehouse), **{f"rows.{k}": v for k, v in counts.items()}})

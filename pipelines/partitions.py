@@ -9,17 +9,16 @@ each night ingests every new landed file and rebuilds only what changed (docs/ru
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 from dagster import AssetExecutionContext, BackfillPolicy, DailyPartitionsDefinition
 
-from tokenpnl.settings import DAYS_AHEAD, first_day
+from tokenpnl.settings import DAYS_AHEAD, backfill_days, first_day
 
 # The partitions reach DAYS_AHEAD days past today: a run may be as of today (the day so far) or of
 # a later day (synthetic or replayed data; the as-of only bounds what the marts include).
 nights = DailyPartitionsDefinition(start_date=first_day().isoformat(), timezone="UTC", end_offset=DAYS_AHEAD + 1)
-backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=int(os.environ.get("TOKENPNL_BACKFILL_DAYS") or 7))
+backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=backfill_days())
 
 
 def as_of(context: AssetExecutionContext) -> date:

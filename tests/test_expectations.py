@@ -8,6 +8,7 @@ test pays the import.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,7 @@ import pytest
 
 from expectations import CheckResult, ValidationReport, validate_build
 from expectations.suites import suspect_sql
+from tokenpnl.publish import Moved
 
 MONEY = "DECIMAL(38,14)"
 TOKENS = (
@@ -287,6 +289,49 @@ def test_gx_receives_only_the_suspect_rows(dbs: Path) -> None:
     assert failed(report, "output_visible_tokens >= 0").sample_rows[0]["call_id"] == "bulk_500"
     assert failed(report, LIST_COST_CHECK).sample_rows[0]["list_cost_minus_class_costs_exact"] == "0.00000000000001"
     assert failed(report, "cost columns are NULL exactly when").sample_rows[0]["call_id"] == "req_4"
+
+
+def test_a_patching_night_audits_only_the_calls_it_publishes(dbs: Path) -> None:
+    """With `only` (what publish will replace), the per-call tables are audited on the moved
+    days and provider-months; rows published before are not read again, except that a new row
+    duplicating an old key is still caught, with both copies shown."""
+    dated = ("ALTER TABLE marts.fct_llm_calls ADD COLUMN occurred_at TIMESTAMP DEFAULT TIMESTAMP '2026-11-20 10:00:00'",
+             "UPDATE marts.fct_llm_calls SET occurred_at = TIMESTAMP '2026-10-31 23:59:59' WHERE call_id IN ('req_1', 'req_2')",
+             "UPDATE raw.llm_calls SET occurred_at = TIMESTAMP '2026-10-31 23:59:59' WHERE call_id = 'req_1'")
+    db = make_db(dbs, "scoped", *dated,
+                 # bad rows on a day published before (10-31): out of scope
+                 "UPDATE marts.fct_llm_calls SET output_visible_tokens = -1 WHERE call_id = 'req_1'",
+                 "UPDATE raw.llm_calls SET input_uncached_tokens = -1 WHERE call_id = 'req_1'",
+                 # a bad row on the moved day, and a new row on it repeating the key of req_2 (10-31)
+                 "UPDATE marts.fct_llm_calls SET output_reasoning_tokens = -1 WHERE call_id = 'req_3'",
+                 """INSERT INTO marts.fct_llm_calls (call_id, source_format, provider, model, input_uncached_tokens,
+                    input_cache_read_tokens, input_cache_write_tokens, input_cache_write_1h_tokens, output_visible_tokens,
+                    output_reasoning_tokens, is_priced, source_file, source_line)
+                    VALUES ('req_2', 'gateway_jsonl', 'acme', 'mystery-1', 1, 0, 0, 0, 0, 0, FALSE, 'gateway/b.jsonl', 1)""")
+    every_row = validate_build(db)
+    assert {r.name.split(": ")[1] for r in every_row.failures} == {
+        "input_uncached_tokens >= 0 [expect_column_values_to_be_between]",
+        "output_visible_tokens >= 0 [expect_column_values_to_be_between]",
+        "output_reasoning_tokens >= 0 [expect_column_values_to_be_between]",
+        "(source_format, call_id) is unique [expect_compound_columns_to_be_unique]"}, every_row.summary()
+    assert "Audited in the per-call tables: every row." in every_row.summary()
+
+    report = validate_build(db, only=Moved([date(2026, 11, 20)], []))
+    assert {r.name for r in report.failures} == {
+        "marts.fct_llm_calls: output_reasoning_tokens >= 0 [expect_column_values_to_be_between]",
+        "marts.fct_llm_calls: (source_format, call_id) is unique [expect_compound_columns_to_be_unique]"}, report.summary()
+    assert report.frame_rows["raw.llm_calls"] == 0 and report.frame_rows["marts.fct_llm_calls"] == 3
+    duplicated = failed(report, "is unique")
+    assert sorted(r["source_file"] for r in duplicated.sample_rows) == ["gateway/a.jsonl", "gateway/b.jsonl"]
+    assert failed(report, "output_reasoning_tokens").observed == "1 of 3 rows unexpected"  # 3 calls on 11-20
+    assert "the calls of 1 day(s) and 0 provider-month(s) not yet published" in report.summary()
+
+    # October's openai month moved (say, its invoice came): req_1's old row is audited again.
+    report = validate_build(db, only=Moved([date(2026, 11, 20)], [("openai", date(2026, 10, 1))]))
+    assert failed(report, "output_visible_tokens >= 0").sample_rows[0]["call_id"] == "req_1"
+    assert not [r for r in report.failures if r.name.startswith("raw.")]  # raw rows are scoped by day only
+    nothing_moved = validate_build(db, only=Moved([], []))  # nothing to publish: nothing read
+    assert nothing_moved.passed and set(nothing_moved.frame_rows.values()) == {0}
 
 
 def test_missing_table_is_a_failure_not_a_crash(dbs: Path) -> None:

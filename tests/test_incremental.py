@@ -30,6 +30,7 @@ from tests.conftest import write_jsonl
 from tests.marts_compare import KEYS, build_rows, published_rows, read_marts
 from tests.test_end_to_end import tokenpnl_run
 from tests.test_late_data import BOOK, FOCUS_HEADER, call, write_text
+from tokenpnl.publish import moved_since
 
 pytestmark = pytest.mark.slow
 
@@ -95,6 +96,7 @@ def nights(tmp_path_factory):
     out["workflows_2"] = build_rows(warehouse, "SELECT workflow_id FROM intermediate.int_workflows_changed")
     out["pnl_days_2"] = build_rows(warehouse, "SELECT day FROM intermediate.int_pnl_days_changed")
     modes.append(mode(warehouse))
+    out["moved_2"] = moved_since(warehouse.with_name("tokenpnl.build.duckdb"), root / "publication_1.duckdb")
     shutil.copyfile(root / "publication_1.duckdb", warehouse)  # night 2's publication never happened
     out[3] = night(root, 3, landing, warehouse, date(2026, 10, 19), book)
     modes.append(mode(warehouse))
@@ -129,6 +131,14 @@ def test_the_second_night_rebuilt_only_the_changed_days_and_workflows(nights):
     # day (10-18) and t2's (10-05: no new record, but its workflow's team changed).
     assert {str(d) for (d,) in nights["pnl_days_2"]} == {f"2026-09-{d:02d}" for d in range(1, 31)} | {
         "2026-10-04", "2026-10-05", "2026-10-18", "2026-10-19", "2026-10-22"}
+
+
+def test_the_audit_sees_what_moved_since_the_last_publication(nights):
+    """What night 3's GX audit reads (after night 2's publication was lost): the days with new
+    records, and September's provider-month, whose invoice arrived (expectations.validate_build)."""
+    moved = nights["moved_2"]
+    assert [str(d) for d in moved.days] == ["2026-09-20", "2026-10-04", "2026-10-19", "2026-10-22"]
+    assert moved.provider_months == [("acme", date(2026, 9, 1))]
 
 
 def test_the_publication_was_patched_when_few_days_moved(nights):

@@ -3,6 +3,8 @@ vars passed to dbt, and the settings resolved from the environment."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -56,6 +58,18 @@ def test_the_cli_refuses_an_as_of_day_without_a_partition(tmp_path, monkeypatch)
     too_far = (datetime.now(timezone.utc).date() + timedelta(days=DAYS_AHEAD + 1)).isoformat()
     future = CliRunner().invoke(app, [*base, too_far])
     assert future.exit_code == 2 and "days in the future" in future.output
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+@pytest.mark.parametrize("name, value", [("TOKENPNL_BACKFILL_DAYS", "0"), ("TOKENPNL_FIRST_DAY", "yesterday"),
+                                         ("TOKENPNL_MEMORY_LIMIT", "lots")])
+def test_a_bad_setting_is_a_usage_error_naming_it(tmp_path, name, value):
+    from tests.test_end_to_end import TOKENPNL
+
+    proc = subprocess.run([TOKENPNL, "run", "--landing", str(tmp_path), "--warehouse", str(tmp_path / "w.duckdb"),
+                           "--as-of", "2026-11-01"], env={**os.environ, name: value}, capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "configuration error" in proc.stderr and name in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "w.duckdb").exists()
 
 

@@ -222,8 +222,13 @@ def demo(
 
 
 def main() -> None:
+    from tokenpnl.settings import ConfigError
+
     try:
         app()
+    except ConfigError as exc:
+        console.print(f"[bold red]configuration error[/]: {exc}")
+        sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)

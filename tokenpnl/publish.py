@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -31,12 +32,14 @@ PUBLISHED = "meta.published_increments"
 MAX_MOVED_DAY_SHARE = 0.5
 
 
-def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str = "", whole: bool = False) -> dict[str, int]:
+def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str = "", whole: bool = False,
+            memory_limit: str | None = None) -> dict[str, int]:
     """Write `warehouse` with schema `marts` (the tables of spec/marts.md plus `publication`);
     patched from the last publication when that pays, unless `whole` (`tokenpnl rebuild`).
 
     The new file is written beside the old one and renamed over it: a reader that has the old
-    file open keeps reading the old publication; a crash before the rename changes nothing."""
+    file open keeps reading the old publication; a crash before the rename changes nothing.
+    `memory_limit` (TOKENPNL_MEMORY_LIMIT) bounds DuckDB as in the rest of the run."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     tmp = warehouse.with_name(warehouse.name + ".tmp")
     for leftover in (tmp, Path(f"{tmp}.wal")):
@@ -44,7 +47,7 @@ def publish(build_db: Path, warehouse: Path, *, as_of: date | None, run_id: str 
     incremental = not whole and _worth_patching(warehouse, build_db)
     if incremental:
         shutil.copyfile(warehouse, tmp)
-    con = duckdb.connect(str(tmp))
+    con = duckdb.connect(str(tmp), config={"memory_limit": memory_limit} if memory_limit else {})
     try:
         con.execute(f"ATTACH {sql_literal(str(build_db))} AS build (READ_ONLY)")
         if incremental:
@@ -94,9 +97,33 @@ def _worth_patching(warehouse: Path, build_db: Path) -> bool:
         con.close()
 
 
-def _replace_moved_calls(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace in the copied marts.fct_llm_calls every call with a raw version on a day whose
-    fingerprint moved, and every call, old row or new, of a provider-month whose allocation moved."""
+def moved_since(build_db: Path, warehouse: Path) -> Moved | None:
+    """What a patching publish of `build_db` over the publication `warehouse` replaces: the calls of
+    the days and provider-months whose fingerprint moved since it. None when publish will copy
+    everything instead. The audit (expectations.validate_build) checks just these calls: the
+    rest are published already, and were audited then."""
+    if not _worth_patching(warehouse, build_db):
+        return None
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(f"ATTACH {sql_literal(str(build_db))} AS build (READ_ONLY)")
+        _list_moved(con)
+        days = [day for (day,) in con.execute("SELECT day FROM moved_days ORDER BY day").fetchall()]
+        months = con.execute("SELECT provider, month FROM moved_months ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    return Moved(days, [(provider, month) for provider, month in months])
+
+
+@dataclass(frozen=True)
+class Moved:
+    days: list[date]
+    provider_months: list[tuple[str, date]]
+
+
+def _list_moved(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables moved_days and moved_months: the fingerprints of the build (attached as `build`)
+    that differ from those of the publication `con` is connected to."""
     con.execute(f"""
         CREATE TEMP TABLE moved AS
         SELECT coalesce(now.scope, was.scope) AS scope, coalesce(now.key, was.key) AS key
@@ -109,6 +136,12 @@ def _replace_moved_calls(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TEMP TABLE moved_months AS  -- keys as int_increments_committed writes them: provider|month
         SELECT split_part(key, '|', 1) AS provider, cast(split_part(key, '|', 2) AS DATE) AS month
         FROM moved WHERE scope = 'provider_month'""")
+
+
+def _replace_moved_calls(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace in the copied marts.fct_llm_calls every call with a raw version on a day whose
+    fingerprint moved, and every call, old row or new, of a provider-month whose allocation moved."""
+    _list_moved(con)
     con.execute(f"""
         CREATE TEMP TABLE moved_calls AS
         SELECT DISTINCT source_format, call_id FROM build.raw.llm_calls AS calls
@@ -121,10 +154,12 @@ def _replace_moved_calls(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""
         DELETE FROM marts.{CALLS} AS published USING moved_calls AS moved
         WHERE moved.source_format = published.source_format AND moved.call_id = published.call_id""")
-    con.execute(f"""
-        INSERT INTO marts.{CALLS}
-        SELECT calls.* FROM build.marts.{CALLS} AS calls
-        SEMI JOIN moved_calls AS moved ON moved.source_format = calls.source_format AND moved.call_id = calls.call_id""")
+    # Their new rows, read within the range of their days (found from three columns first): a
+    # semi join alone would read every column of the whole history (21 s at 30M calls, not 3 s).
+    moved_rows = "SEMI JOIN moved_calls AS moved ON moved.source_format = calls.source_format AND moved.call_id = calls.call_id"
+    within = _within(con, f"SELECT min(occurred_at), max(occurred_at) + INTERVAL 1 MICROSECOND "
+                          f"FROM build.marts.{CALLS} AS calls {moved_rows}", "calls.occurred_at")
+    con.execute(f"INSERT INTO marts.{CALLS} SELECT calls.* FROM build.marts.{CALLS} AS calls {moved_rows} WHERE {within}")
 
 
 def _calls_of_moved_months(con: duckdb.DuckDBPyConnection, table: str) -> str:

@@ -30,6 +30,10 @@ def _env_list(name: str) -> list[Path]:
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
 
 
+class ConfigError(ValueError):
+    """A TOKENPNL_* environment variable that cannot be used; the CLI prints it without a traceback."""
+
+
 DAYS_AHEAD = 366  # the last partition: a year past today (pipelines/partitions.py)
 
 
@@ -39,7 +43,15 @@ def first_day() -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"TOKENPNL_FIRST_DAY must be a date such as 2024-01-01, not {raw!r}") from None
+        raise ConfigError(f"TOKENPNL_FIRST_DAY must be a date such as 2024-01-01, not {raw!r}") from None
+
+
+def backfill_days() -> int:
+    """How many nights one run of a Dagster backfill covers (TOKENPNL_BACKFILL_DAYS, default 7)."""
+    raw = (os.environ.get("TOKENPNL_BACKFILL_DAYS") or "7").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"TOKENPNL_BACKFILL_DAYS must be a whole number of days such as 7, not {raw!r}")
+    return int(raw)
 
 
 _MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.I)
@@ -49,7 +61,7 @@ def _env_memory(name: str) -> str | None:
     """A DuckDB memory size such as 2GB or 1.5GiB; unset = DuckDB's default (80 % of RAM)."""
     raw = os.environ.get(name, "").strip()
     if raw and not _MEMORY.fullmatch(raw):
-        raise ValueError(f"{name} must be a size such as 2GB or 1500MiB, not {raw!r}")
+        raise ConfigError(f"{name} must be a size such as 2GB or 1500MiB, not {raw!r}")
     return raw or None
 
 
@@ -61,9 +73,9 @@ def _env_bytes(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number of bytes such as {default}, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number of bytes such as {default}, not {raw!r}") from None
     if value < 1:
-        raise ValueError(f"{name} must be at least 1 byte, not {value}")
+        raise ConfigError(f"{name} must be at least 1 byte, not {value}")
     return value
 
 
@@ -75,9 +87,9 @@ def _env_json(name: str) -> dict[str, object]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a JSON object such as {{\"revert_window_days\": 7}}: {exc}") from None
+        raise ConfigError(f"{name} must be a JSON object such as {{\"revert_window_days\": 7}}: {exc}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{name} must be a JSON object such as {{\"revert_window_days\": 7}}")
+        raise ConfigError(f"{name} must be a JSON object such as {{\"revert_window_days\": 7}}")
     return value
 
 
