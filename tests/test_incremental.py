@@ -7,7 +7,8 @@ Night 1 (as-of 10-20): September and October calls, no invoice.
 Night 1's per-call tables then lose their `_built_at` column, as if built by an older version.
 Night 2 (as-of 10-20): a late call on an old day, a newer version of a call on the next day
   (the call moves day), a call after the as-of instant, September's invoice, and a late first
-  call of a workflow on the day before its other call, naming another team.
+  call of a workflow on the day before its other call, naming another team, and an outcome for a
+  workflow whose calls do not change.
 Night 3 (as-of 10-19, a backfill): the as-of moves back; 10-20's calls must leave the marts.
   It starts from night 1's publication, as if night 2's had been blocked by a check: the
   publication patches in the changes of two builds.
@@ -29,7 +30,7 @@ import pytest
 from tests.conftest import write_jsonl
 from tests.marts_compare import KEYS, build_rows, published_rows, read_marts
 from tests.test_end_to_end import tokenpnl_run
-from tests.test_late_data import BOOK, FOCUS_HEADER, call, write_text
+from tests.test_late_data import BOOK, FOCUS_HEADER, call, generic, write_text
 from tokenpnl.publish import moved_since
 
 pytestmark = pytest.mark.slow
@@ -89,12 +90,15 @@ def nights(tmp_path_factory):
         ("mv", "2026-10-19T00:01:00Z", "wf_mv", 900, 90),      # newer version: the call moves to 10-19
         ("after", "2026-10-22T09:00:00Z", "wf_af", 500, 50),   # waits for a covering as-of
     ]] + [call("t1", "2026-10-04T23:00:00Z", "wf_t", 200, 20, team="search")])  # wf_t's first call: t2 turns search
+    # wf_q1 (its only call on 09-01, a quiet day) gets an outcome: its verdict moves, its calls do not
+    write_jsonl(landing / "outcomes" / "generic" / "n2.jsonl", [generic("g_q1", "wf_q1", "2026-10-10T00:00:00Z", "accepted")])
     write_text(landing / "invoices" / "2026-09" / "focus.csv", FOCUS_HEADER
                + "org_01,2026-09-01T00:00:00Z,2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,Usage,,Acme,m1 API,0.0100,USD,INV-09\n")
     out[2] = night(root, 2, landing, warehouse, date(2026, 10, 20), book)
     out["changed_2"] = build_rows(warehouse, "SELECT day, is_changed FROM intermediate.int_llm_call_days_changed ORDER BY day")
     out["workflows_2"] = build_rows(warehouse, "SELECT workflow_id FROM intermediate.int_workflows_changed")
     out["pnl_days_2"] = build_rows(warehouse, "SELECT day FROM intermediate.int_pnl_days_changed")
+    out["verdicts_2"] = build_rows(warehouse, "SELECT workflow_id FROM intermediate.int_workflow_verdicts_changed")
     modes.append(mode(warehouse))
     out["moved_2"] = moved_since(warehouse.with_name("tokenpnl.build.duckdb"), root / "publication_1.duckdb")
     shutil.copyfile(root / "publication_1.duckdb", warehouse)  # night 2's publication never happened
@@ -131,6 +135,14 @@ def test_the_second_night_rebuilt_only_the_changed_days_and_workflows(nights):
     # day (10-18) and t2's (10-05: no new record, but its workflow's team changed).
     assert {str(d) for (d,) in nights["pnl_days_2"]} == {f"2026-09-{d:02d}" for d in range(1, 31)} | {
         "2026-10-04", "2026-10-05", "2026-10-18", "2026-10-19", "2026-10-22"}
+
+
+def test_a_verdict_moves_without_new_calls(nights):
+    """fct_workflows writes again a workflow whose outcome arrived though none of its calls
+    changed (int_workflow_verdicts_changed), and only the workflows that moved."""
+    status = {(w["workflow_id"]): w["outcome_status"] for w in nights[2]["incremental"]["fct_workflows"]}
+    assert status["wf_q1"] == "verified_success" and status["wf_q2"] == "no_outcome"
+    assert {w for (w,) in nights["verdicts_2"]} == {"wf_q1"} | {w for (w,) in nights["workflows_2"] if w != "wf_af"}
 
 
 def test_the_audit_sees_what_moved_since_the_last_publication(nights):

@@ -6,6 +6,7 @@
 -- depends_on: {{ ref('int_llm_calls_allocated') }}
 -- depends_on: {{ ref('fct_llm_calls') }}
 -- depends_on: {{ ref('int_workflows_aggregated') }}
+-- depends_on: {{ ref('fct_workflows') }}
 -- depends_on: {{ ref('token_pnl_daily') }}
 select 'day' as scope, cast(day as varchar) as key, fingerprint
 from {{ ref('int_llm_call_days_changed') }}

@@ -1,5 +1,10 @@
--- One row per workflow with its linked outcome's status. With no outcome it is `pending`
--- until outcome_grace_days after its start, then `no_outcome`.
+-- One row per workflow with its linked outcome's status (int_workflow_verdicts_changed).
+-- Incremental: a night writes again only the workflows aggregated again or whose verdict moved.
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+          pre_hook=[before_begin("{{ tokenpnl.delete_changed('int_workflows_changed', ['workflow_id']) }}"),
+                    before_begin("{{ tokenpnl.delete_changed('int_workflow_verdicts_changed', ['workflow_id']) }}")]) }}
+-- depends_on: {{ ref('int_llm_call_days_changed') }}
+-- depends_on: {{ ref('int_workflows_changed') }}
 select
     workflows.workflow_id,
     workflows.workflow_type,
@@ -19,14 +24,8 @@ select
     workflows.list_cost_usd,
     workflows.invoice_cost_usd,
     workflows.unpriced_calls,
-    links.outcome_id,
-    case
-        when outcomes.status is not null then outcomes.status
-        when {{ tokenpnl.window_passed('workflows.started_at', var('outcome_grace_days')) }} then 'no_outcome'
-        else 'pending'
-    end as outcome_status
+    verdicts.outcome_id,
+    verdicts.outcome_status
 from {{ ref('int_workflows_aggregated') }} as workflows
-left join {{ ref('int_workflows_linked') }} as links
-    on links.workflow_id = workflows.workflow_id
-left join {{ ref('int_outcomes_verified') }} as outcomes
-    on outcomes.outcome_id = links.outcome_id
+inner join {{ ref('int_workflow_verdicts_changed') }} as verdicts
+    on verdicts.workflow_id = workflows.workflow_id
