@@ -18,7 +18,8 @@ flag on the whole table is in the frame with all the rows that make it fail (all
 duplicated key), and a row that is suspect for one check but fine for another is simply
 passed by GX. A predicate may be broader than its expectation (the extra rows pass), never
 narrower; a check without one (`suspect="TRUE"`) would get every row. The "N of M rows
-unexpected" totals come from `count(*)` of the table, not from the frame, and
+unexpected" totals come from `count(*)` of the audited rows (the table, or on a patching night
+the calls about to be published, see validate_build's `only`), not from the frame, and
 `ValidationReport.frame_rows` records how many rows GX received per table.
 
 Two GX pitfalls (the style guide's "Pitfalls" section) are guarded explicitly:
