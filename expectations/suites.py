@@ -269,9 +269,8 @@ def _call_scopes(only: Moved | None) -> tuple[str, str]:
     months = [(month, _next_month(month)) for _, month in only.provider_months]
     on_days = [f"CAST(occurred_at AS DATE) IN ({', '.join(f'DATE {sql_literal(str(d))}' for d, _ in days)})"] if days else []
     in_months = [
-        f"(provider = {sql_literal(provider)} AND occurred_at >= {_timestamp(month)} "
-        f"AND occurred_at < {_timestamp(_next_month(month))})"
-        for provider, month in sorted(only.provider_months)
+        f"(provider = {sql_literal(provider)} AND occurred_at >= {_timestamp(start)} AND occurred_at < {_timestamp(end)})"
+        for (provider, _), (start, end) in zip(only.provider_months, months)
     ]
 
     def bounded(ranges: list[tuple[date, date]], predicates: list[str]) -> str:
