@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
-from ingest.files import LandingFile, line_endings
+from ingest.files import LandingFile, LineEndings, line_endings
 from ingest.schema import sql_literal
 
 # Text-bearing keys: everything from the first of these on is cut from a quarantine excerpt
@@ -64,7 +65,7 @@ class LoadContext:
         one by one (they exceed `max_line_bytes`); a line beyond it makes the whole file unreadable."""
         return line_ceiling(self.max_line_bytes)
 
-    def read_lines(self) -> None:
+    def read_lines(self, ends: LineEndings | None = None) -> None:
         """Temp table `_lines(line, raw, nbytes)`: every physical line of the file with its 1-based
         number, decompressed by DuckDB, never split on any character a JSON line can hold.
 
@@ -106,16 +107,95 @@ class LoadContext:
             FROM _lines WHERE nbytes > {cap}"""
         )
 
-    def read_json_lines(self) -> None:
-        """Temp view `_records(line, raw, j)`: every non-blank line, `j` its JSON (NULL when
-        malformed, and for a line over the size cap, whose reason NOT_A_JSON_OBJECT gives).
-        A view, not a table: copying every line once more costs more than parsing it again."""
-        self.read_lines()
+    def read_json_lines(self, texts: tuple[str, ...] = (), jsons: tuple[str, ...] = ()) -> None:
+        """Temp view `_records(line, raw, j, problem, s, o)`: every non-blank line, `j` its JSON,
+        `problem` why it is not a JSON object (NULL when it is; NOT_A_JSON_OBJECT reports it), `s`
+        the values at the dotted paths `texts` as text and `o` those at `jsons` as JSON (SQL NULL when
+        absent or null): a format reads its fields from one parse of each line.
+
+        A format that names its fields this way gets a file of well-formed lines, one object each,
+        read by DuckDB's JSON reader straight into `s` and `o` (`raw` and `j` NULL: a valid record
+        needs nothing else), in about half the time of the line reader. A file it cannot take whole
+        (a blank, malformed or oversized line, a non-object, a duplicate key, a BOM, invalid UTF-8)
+        goes through the line reader, which finds each line's problem."""
+        ends = line_endings(self.file, self.max_line_bytes)
+        if (texts or jsons) and ends and not ends.stray_cr_line and not ends.over_cap:
+            if self._read_whole_records(ends.lines, texts, jsons):
+                return
+        self.read_lines(ends)
         self.con.execute(
-            "CREATE OR REPLACE TEMP VIEW _records AS SELECT line, raw, "
+            f"CREATE OR REPLACE TEMP VIEW _records AS SELECT line, raw, j, {LINE_PROBLEM} AS problem, "
+            f"{fields_of_json('j', texts, jsons)} FROM (SELECT line, raw, "
             f"CASE WHEN nbytes <= {int(self.max_line_bytes)} AND json_valid(raw) THEN raw::JSON END AS j "
-            "FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> ''"
+            "FROM _lines WHERE raw IS NOT NULL AND trim(raw) <> '')"
         )
+
+    def _read_whole_records(self, lines: int, texts: tuple[str, ...], jsons: tuple[str, ...]) -> bool:
+        """`_records` from DuckDB's JSON reader; False (and nothing read) when it refuses the file
+        or returns another number of records than the file has lines (a blank line)."""
+        columns, s, o = _reader_fields(texts, jsons)
+        try:
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _json_records AS
+                SELECT row_number() OVER () AS line, NULL::VARCHAR AS raw, NULL::JSON AS j, NULL::VARCHAR AS problem, {s}, {o}
+                FROM read_json({sql_literal(self.file.duckdb_path)}, format='newline_delimited', columns={columns},
+                               compression='auto_detect')"""
+            )
+        except duckdb.Error:
+            self._restart_transaction()
+            return False
+        (read,) = self.con.execute("SELECT count(*) FROM _json_records").fetchone()
+        if read != lines:
+            self.con.execute("DROP TABLE _json_records")
+            return False
+        self.con.execute("CREATE OR REPLACE TEMP VIEW _records AS SELECT * FROM _json_records")
+        return True
+
+    def _restart_transaction(self) -> None:
+        """After a failed statement DuckDB refuses everything else in the transaction. The JSON
+        reader is the first statement of the file's transaction (ingest.load), so a new one loses nothing."""
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            return  # no transaction open: the failed statement took nothing with it
+        self.con.execute("BEGIN")
+
+
+def fields_of_json(j: str, texts: tuple[str, ...], jsons: tuple[str, ...]) -> str:
+    """SQL select-list `s, o` of read_json_lines from the JSON column `j` (see there)."""
+    s = f"json_extract_string({j}, {json_paths(texts)})" if texts else "NULL::VARCHAR[]"
+    o = (f"list_transform(json_extract({j}, {json_paths(jsons)}), x -> CASE WHEN json_type(x) <> 'NULL' THEN x END)"
+         if jsons else "NULL::JSON[]")
+    return f"{s} AS s, {o} AS o"
+
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _reader_fields(texts: tuple[str, ...], jsons: tuple[str, ...]) -> tuple[str, str, str]:
+    """read_json's `columns` for the top-level keys of `texts` and `jsons`, and the SQL of `s`
+    and `o` over them: a key read as text when only its own value is wanted as text, else as JSON
+    (a nested path is then extracted from that small document)."""
+    for path in (*texts, *jsons):
+        if not all(_KEY.fullmatch(k) for k in path.split(".")):
+            raise ValueError(f"field path {path!r}: keys must be identifiers joined by dots")
+    as_json = {p.split(".")[0] for p in (*jsons, *(t for t in texts if "." in t))}
+    columns = {p.split(".")[0]: "JSON" if p.split(".")[0] in as_json else "VARCHAR" for p in (*texts, *jsons)}
+
+    def text(path: str) -> str:
+        top, _, rest = path.partition(".")
+        if top not in as_json:
+            return f'"{top}"'
+        return f"json_extract_string(\"{top}\", '$.{rest}')" if rest else f"(\"{top}\"->>'$')"
+
+    def document(path: str) -> str:
+        top, _, rest = path.partition(".")
+        return f"json_extract(\"{top}\", '$.{rest}')" if rest else f'"{top}"'
+
+    spec = "{" + ", ".join(f"{sql_literal(k)}: '{t}'" for k, t in columns.items()) + "}"
+    s = f"[{', '.join(map(text, texts))}]" if texts else "NULL::VARCHAR[]"
+    o = f"[{', '.join(map(document, jsons))}]" if jsons else "NULL::JSON[]"
+    return spec, f"{s} AS s", f"{o} AS o"
 
 
 HARD_LINE_FLOOR = 64 * 1024 * 1024
@@ -126,13 +206,16 @@ def line_ceiling(max_line_bytes: int) -> int:
     return max(4 * int(max_line_bytes), HARD_LINE_FLOOR)
 
 
-# The first checks of every JSON-lines format (a CASE fragment over `_records.j`).
-# A line over TOKENPNL_MAX_LINE_BYTES has j NULL and its reason in `_line_problems` (see read_lines).
-NOT_A_JSON_OBJECT = (
-    "WHEN j IS NULL AND line IN (SELECT bad_line FROM _line_problems) "
+# Why a line of `_lines` is not a JSON object, over its `line` and `j` (its JSON, NULL when not
+# valid): a line over TOKENPNL_MAX_LINE_BYTES has its reason in `_line_problems` (see read_lines).
+LINE_PROBLEM = (
+    "CASE WHEN j IS NULL AND line IN (SELECT bad_line FROM _line_problems) "
     "THEN (SELECT min(problem) FROM _line_problems WHERE bad_line = line) "
-    "WHEN j IS NULL THEN 'malformed JSON' WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object'"
+    "WHEN j IS NULL THEN 'malformed JSON' WHEN json_type(j) <> 'OBJECT' THEN 'record is not a JSON object' END"
 )
+
+# The first check of every JSON-lines format (a CASE fragment over `_records.problem`).
+NOT_A_JSON_OBJECT = "WHEN problem IS NOT NULL THEN problem"
 
 
 def excerpt_sql(summary_json: str) -> str:
@@ -140,7 +223,7 @@ def excerpt_sql(summary_json: str) -> str:
     JSON array or scalar, nor of a line that does not start an object (e.g. the rest of a prompt
     broken by a raw newline); of a broken object its redacted start."""
     return (
-        f"CASE WHEN j IS NOT NULL AND json_type(j) = 'OBJECT' THEN ({summary_json})::VARCHAR "
+        f"CASE WHEN problem IS NULL THEN ({summary_json})::VARCHAR "
         "WHEN j IS NOT NULL THEN '(a JSON ' || lower(json_type(j)) || ', content removed)' "
         "WHEN NOT starts_with(ltrim(raw), '{') THEN '(not the start of a JSON object, content removed)' "
         f"ELSE {redacted_excerpt_sql('raw')} END"

@@ -187,19 +187,23 @@ class LineEndings:
     lines: int  # physical lines: ended by LF, CRLF, or a CR at the end of the file or in a file without LF
     mixed: bool  # both CRLF and bare LF endings
     stray_cr_line: int | None  # first line holding a CR that is neither a line end nor before an LF (LF files only)
+    over_cap: bool = False  # a line (its CR counted) is longer than the cap given to line_endings
 
 
 _STRAY_CR = re.compile(rb"\r(?!\n)")
 
 
-def line_endings(f: LandingFile) -> LineEndings | None:
+def line_endings(f: LandingFile, cap: int | None = None) -> LineEndings | None:
     """How the (decompressed) file ends its lines, from one streaming pass at memchr speed:
-    DuckDB's line reader needs this to number lines as an editor does (see LoadContext.read_lines).
-    None when the file cannot be read (the reader then reports why)."""
+    DuckDB's line reader needs this to number lines as an editor does (see LoadContext.read_lines),
+    and whether a line is longer than `cap` bytes. None when the file cannot be read (the reader
+    then reports why)."""
     newlines = crlf = bare_cr = 0
     stray = None
     carry_cr = False  # the previous chunk ended in CR: its LF, if any, starts this chunk
     last = b""
+    over = False
+    current = 0  # bytes of the line still open at the end of the last chunk
     try:
         with _open_binary(f) as fh:
             for chunk in iter(lambda: fh.read(_CHUNK), b""):
@@ -220,6 +224,8 @@ def line_endings(f: LandingFile) -> LineEndings | None:
                             stray = newlines + chunk.count(b"\n", 0, _STRAY_CR.search(chunk).start()) + 1
                 newlines += chunk.count(b"\n")
                 last = chunk[-1:]
+                if cap is not None and not over:
+                    current, over = _line_lengths(chunk, current, cap)
     except (OSError, EOFError, zlib.error):
         return None
     if carry_cr:  # a CR ending the file ends its last line
@@ -227,7 +233,22 @@ def line_endings(f: LandingFile) -> LineEndings | None:
     if newlines == 0:  # classic Mac: CR alone ends every line, which DuckDB's reader does too
         stray = None
     lines = newlines + (bare_cr if stray is None else 0) + (1 if last and last not in b"\r\n" else 0)
-    return LineEndings(lines, crlf > 0 and newlines > crlf, stray)
+    return LineEndings(lines, crlf > 0 and newlines > crlf, stray, over)
+
+
+def _line_lengths(chunk: bytes, current: int, cap: int) -> tuple[int, bool]:
+    """The length of the line open after `chunk` (`current` bytes of it were before), and whether
+    a line ended or open in it is longer than `cap`. Lines inside a chunk are measured one by one
+    only when the cap is below the chunk's size (in tests): longer caps need two finds per chunk."""
+    first = chunk.find(b"\n")
+    if first < 0:
+        return current + len(chunk), current + len(chunk) > cap
+    if current + first > cap:
+        return 0, True
+    last = chunk.rfind(b"\n")
+    if cap < len(chunk) and any(len(line) > cap for line in chunk[first + 1:last].split(b"\n")):
+        return 0, True
+    return len(chunk) - last - 1, len(chunk) - last - 1 > cap
 
 
 def csv_header(f: LandingFile, max_line_bytes: int = SAMPLE_LINE_BYTES) -> list[str]:

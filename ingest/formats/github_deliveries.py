@@ -51,7 +51,7 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH f AS (
-            SELECT line, raw, j, (j->>'event') AS event, (j->>'delivery_id') AS delivery_id, (j->>'received_at') AS received,
+            SELECT line, raw, j, problem, (j->>'event') AS event, (j->>'delivery_id') AS delivery_id, (j->>'received_at') AS received,
                 (j->'payload') AS p, (j->'$.payload.pull_request') AS pr, (j->'$.payload.check_suite') AS cs
             FROM _records
         ), checked AS (

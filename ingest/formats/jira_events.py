@@ -53,7 +53,7 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH f AS (
-            SELECT line, raw, j, (j->>'webhookEvent') AS webhook_event, nullif(j->>'$.issue.key', '') AS issue_key,
+            SELECT line, raw, j, problem, (j->>'webhookEvent') AS webhook_event, nullif(j->>'$.issue.key', '') AS issue_key,
                 (j->>'timestamp') AS ts, json_int(j, '$.timestamp') AS ts_ms,
                 CASE WHEN json_type(j->'issue') <> 'NULL' THEN j->'issue' END AS issue, (j->'$.issue.fields') AS fields, (j->'changelog') AS changelog,
                 -- The status transition of this event: the changelog item on the `status` field.

@@ -1,6 +1,6 @@
 """G3: LiteLLM proxy spend logs, rows of its `LiteLLM_SpendLogs` table exported as JSONL or CSV.
 
-Both layouts become the same `_records(line, raw, j)` (for CSV, `j` is built from the columns
+Both layouts become the same `_records(line, raw, j, problem, s, o)` (for CSV, `j` is built from the columns
 we use, with the JSON-valued columns `metadata` and `request_tags` parsed), and one SQL body
 maps them. The traps: LiteLLM reports OpenAI semantics for every provider, so `prompt_tokens`
 *includes* cache reads and writes (Anthropic too); the cache and reasoning split lives only in
@@ -12,7 +12,9 @@ decimal. `messages`, `response`, `proxy_server_request` are never read into a st
 
 from __future__ import annotations
 
-from ingest.context import NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, json_paths, land, list_item
+from ingest.context import (
+    NOT_A_JSON_OBJECT, Counts, LoadContext, excerpt_sql, fields_of_json, json_paths, land, list_item,
+)
 from ingest.formats import gateway_jsonl
 from ingest.schema import MONEY, TOKEN_CLASSES, sql_literal
 
@@ -72,7 +74,10 @@ def _read_csv(ctx: LoadContext, header: list[str]) -> None:
                       strict_mode=false, null_padding=true, compression='auto',
                       max_line_size={int(ctx.max_line_bytes)})"""
     )
-    ctx.con.execute("CREATE OR REPLACE TEMP VIEW _records AS SELECT * FROM _csv_records")  # as read_json_lines makes it
+    ctx.con.execute(  # as read_json_lines makes it
+        f"CREATE OR REPLACE TEMP VIEW _records AS SELECT line, raw, j, NULL::VARCHAR AS problem, "
+        f"{fields_of_json('j', _TOP, _DOCUMENTS)} FROM _csv_records"
+    )
 
 
 def _unwrap(x: str) -> str:
@@ -98,6 +103,7 @@ def _int(t: str) -> str:
 # Each JSON document is parsed once: the fields read from it are extracted together as a list.
 _TOP = ("request_id", "startTime", "endTime", "custom_llm_provider", "model", "spend", "prompt_tokens",
         "completion_tokens", "status", "request_duration_ms", "session_id", "team_id", "end_user", "user", "api_key")
+_DOCUMENTS = ("metadata", "request_tags")
 _SLM = ("attempt", "workflow_id", "workflow_type", "step", "team")
 _UO = ("prompt_tokens", "completion_tokens", *dict.fromkeys(p for paths in _USAGE.values() for p in paths))
 
@@ -155,7 +161,7 @@ def load(ctx: LoadContext, sample) -> Counts:
     if isinstance(sample, list):
         _read_csv(ctx, sample)
     else:
-        ctx.read_json_lines()
+        ctx.read_json_lines(_TOP, _DOCUMENTS)
     usage_text = ",\n".join(
         f"coalesce({', '.join(_uo(p) for p in paths)}) AS {name}_txt" for name, paths in _USAGE.items()
     )
@@ -169,18 +175,14 @@ def load(ctx: LoadContext, sample) -> Counts:
     ctx.con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
-        WITH extracted AS (
-            SELECT line, raw, j, json_extract_string(j, {json_paths(_TOP)}) AS s,
-                json_extract(j, ['$.metadata', '$.request_tags']) AS o
-            FROM _records
-        ), fields AS (
-            SELECT line, {_mask('raw')} AS raw, j, s,
+        WITH fields AS (
+            SELECT line, {_mask('raw')} AS raw, j, problem, s,
                 nullif({_top('request_id')}, '') AS call_id,
                 nullif(trim({_top('startTime')}), '') AS st, nullif(trim({_top('endTime')}), '') AS et,
                 nullif({_top('custom_llm_provider')}, '') AS provider, nullif({_top('model')}, '') AS model,
                 nullif(trim({_top('spend')}), '') AS spend_txt,
                 {_unwrap("o[1]")} AS md1, {_unwrap("o[2]")} AS rt1
-            FROM extracted
+            FROM _records
         ), unwrapped AS (  -- metadata LiteLLM stored as a JSON string arrives double-encoded in a CSV cell
             SELECT *, {_unwrap('md1')} AS md, {_unwrap('rt1')} AS rt FROM fields
         ), md_read AS (

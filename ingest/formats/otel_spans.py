@@ -149,7 +149,7 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
                 {line_excerpt}, NULL, NULL
             -- An OTLP line holds its text in attribute `value`s and status `message`s, not under the
             -- keys excerpt_sql redacts: cut those first, for the excerpt of a line that is not JSON.
-            FROM (SELECT line, j, regexp_replace(raw, '"(value|message)"\\s*:.*$', '"\\1": <removed>', 'i') AS raw
+            FROM (SELECT line, j, problem, regexp_replace(raw, '"(value|message)"\\s*:.*$', '"\\1": <removed>', 'i') AS raw
                   FROM _records WHERE NOT {is_export})
         ), found AS (
             SELECT line, line_reason, line_excerpt, s, {lookups} FROM items

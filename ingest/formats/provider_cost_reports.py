@@ -22,6 +22,7 @@ quarantines a later copy whose amount or currency differs (`int_source_keys_conf
 from __future__ import annotations
 
 from ingest.context import (
+    LINE_PROBLEM,
     NOT_A_JSON_OBJECT,
     Counts,
     LoadContext,
@@ -99,7 +100,7 @@ def _layout(ctx: LoadContext) -> str:
 
 
 def _read_pages(ctx: LoadContext) -> None:
-    """Temp table `_pages(line, raw, j)`: one row per page (per line for jsonl; line 1 for a whole
+    """Temp table `_pages(line, raw, j, problem)`: one row per page (per line for jsonl; line 1 for a whole
     document), `j` the page with its money numbers as strings (NULL when malformed)."""
     ctx.read_lines()
     if _layout(ctx) == "jsonl":
@@ -108,8 +109,9 @@ def _read_pages(ctx: LoadContext) -> None:
         src = "SELECT 1 AS line, string_agg(raw, chr(10) ORDER BY line) AS raw FROM _lines"
     ctx.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _pages AS
-        SELECT line, raw, CASE WHEN json_valid(raw) AND json_valid(q) THEN q::JSON END AS j
-        FROM (SELECT line, raw, regexp_replace(raw, {sql_literal(_MONEY_NUMBER)}, '"\\1":"\\2"', 'g') AS q FROM ({src}))"""
+        SELECT *, {LINE_PROBLEM} AS problem
+        FROM (SELECT line, raw, CASE WHEN json_valid(raw) AND json_valid(q) THEN q::JSON END AS j
+              FROM (SELECT line, raw, regexp_replace(raw, {sql_literal(_MONEY_NUMBER)}, '"\\1":"\\2"', 'g') AS q FROM ({src})))"""
     )
 
 
@@ -133,7 +135,7 @@ def load(ctx: LoadContext, sample) -> Counts:
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH pages AS (
-            SELECT line, raw, j,
+            SELECT line, raw, j, problem,
                 CASE WHEN json_type(j) = 'OBJECT' AND (j->>'object') = 'page' THEN 'openai_costs' ELSE 'anthropic_cost_report' END AS source,
                 CASE {NOT_A_JSON_OBJECT}
                     WHEN json_type(j->'data') IS DISTINCT FROM 'ARRAY' THEN 'page has no data array'

@@ -60,7 +60,7 @@ def load(ctx: LoadContext, sample: dict) -> Counts:
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed AS
         WITH f AS (
-            SELECT line, raw, j, (j->>'type') AS type, nullif(j->>'id', '') AS event_id, (j->>'time') AS time,
+            SELECT line, raw, j, problem, (j->>'type') AS type, nullif(j->>'id', '') AS event_id, (j->>'time') AS time,
                 (j->'detail') AS d, (j->'event') AS e,
                 coalesce(nullif(j->>'$.detail.id', ''), nullif(regexp_extract(j->>'subject', '^zen:ticket:([0-9]+)$', 1), '')) AS ticket_id,
                 -- tags_changed: `event.tags_added` / `event.tags_removed`, or `event.tags.added` / `.removed`
