@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -78,42 +80,61 @@ def load_landing(
             quarantine_file(ctx, rej.reason)
             report.totals.quarantined += 1
     report.files_seen = len(files)
-    for i, f in enumerate(files, start=1):
-        digest = content_hash(f.path)
-        if digest in known:
-            report.files_skipped += 1
-            continue
-        if progress:
-            progress(f"[{i}/{len(files)}] {f.rel}")
-        ctx = LoadContext(con, f, digest, loaded_at, max_line_bytes)
-        # A compressed file is checked before anything reads it: expanded size, truncation, CRC.
-        unreadable = gzip_problem(f.path, max_uncompressed_bytes) if f.compressed else None
-        con.execute("BEGIN")
-        try:
-            detected: list[str] = []
-            try:
-                if unreadable:
-                    fmt_name, counts = None, quarantine_file(ctx, unreadable)
-                else:
-                    fmt_name, counts = _load_file(ctx, detected)
-            except duckdb.Error as exc:  # unreadable: a line over the hard ceiling, not UTF-8, broken CSV
-                con.execute("ROLLBACK")
-                con.execute("BEGIN")
-                fmt_name = detected[0] if detected else None
-                counts = quarantine_file(ctx, _unreadable_reason(exc, ctx, detected), fmt_name)
-            con.execute(
-                "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [f.rel, digest, f.kind, fmt_name, counts.records, counts.loaded, counts.quarantined, counts.skipped, loaded_at],
-            )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        known.add(digest)
-        report.files_loaded += 1
-        report.totals.add(counts)
-        report.by_format.setdefault(fmt_name or "unrecognised", Counts()).add(counts)
+    # The Python passes over each file (its hash; for a new gzip file the check of its stream) run
+    # ahead in a thread, beside DuckDB's work on the files before it: hashlib and zlib release the GIL.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenpnl-fingerprint")
+    try:
+        check = partial(_fingerprint, known=frozenset(known), max_uncompressed_bytes=max_uncompressed_bytes)
+        for i, (f, (digest, unreadable)) in enumerate(zip(files, pool.map(check, files)), start=1):
+            if digest in known:  # also a copy of a file loaded earlier in this run
+                report.files_skipped += 1
+                continue
+            if progress:
+                progress(f"[{i}/{len(files)}] {f.rel}")
+            _load_one(LoadContext(con, f, digest, loaded_at, max_line_bytes), unreadable, report)
+            known.add(digest)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return report
+
+
+def _fingerprint(f: LandingFile, *, known: frozenset[str], max_uncompressed_bytes: int) -> tuple[str, str | None]:
+    """The file's content hash and, for a new compressed file, why it must not be read: expanded
+    size, truncation, CRC (gzip_problem); checked before anything reads it."""
+    digest = content_hash(f.path)
+    if digest in known or not f.compressed:
+        return digest, None
+    return digest, gzip_problem(f.path, max_uncompressed_bytes)
+
+
+def _load_one(ctx: LoadContext, unreadable: str | None, report: LoadReport) -> None:
+    """Load one file with its manifest row in one transaction."""
+    con, f = ctx.con, ctx.file
+    con.execute("BEGIN")
+    try:
+        detected: list[str] = []
+        try:
+            if unreadable:
+                fmt_name, counts = None, quarantine_file(ctx, unreadable)
+            else:
+                fmt_name, counts = _load_file(ctx, detected)
+        except duckdb.Error as exc:  # unreadable: a line over the hard ceiling, not UTF-8, broken CSV
+            con.execute("ROLLBACK")
+            con.execute("BEGIN")
+            fmt_name = detected[0] if detected else None
+            counts = quarantine_file(ctx, _unreadable_reason(exc, ctx, detected), fmt_name)
+        con.execute(
+            "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [f.rel, ctx.file_hash, f.kind, fmt_name, counts.records, counts.loaded, counts.quarantined, counts.skipped,
+             ctx.loaded_at],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    report.files_loaded += 1
+    report.totals.add(counts)
+    report.by_format.setdefault(fmt_name or "unrecognised", Counts()).add(counts)
 
 
 def _load_file(ctx: LoadContext, detected: list[str]) -> tuple[str | None, Counts]:

@@ -82,17 +82,22 @@ def _read_csv(ctx: LoadContext, header: list[str]) -> None:
 
 def _unwrap(x: str) -> str:
     """A JSON value, with JSON text held in a JSON string decoded (one level)."""
-    return f"CASE WHEN json_type({x}) = 'VARCHAR' AND json_valid({x}->>'$') THEN ({x}->>'$')::JSON ELSE {x} END"
+    # Nested CASEs, not an AND: DuckDB would evaluate both sides of it, re-parsing every document.
+    return (f"CASE WHEN json_type({x}) IS DISTINCT FROM 'VARCHAR' THEN {x} "
+            f"WHEN json_valid({x}->>'$') THEN ({x}->>'$')::JSON ELSE {x} END")
 
 
-def _present(x: str) -> str:
-    """A JSON column counts as given unless absent, null or an empty string."""
-    return f"({x} IS NOT NULL AND json_type({x}) <> 'NULL' AND NOT (json_type({x}) = 'VARCHAR' AND trim({x}->>'$') = ''))"
+def _typed(x: str) -> str:
+    """`x_t`, the json_type of JSON column `x`, and `x_present`: it counts as given unless absent,
+    null or an empty string. Computed once per row: every JSON function parses the document again,
+    and DuckDB evaluates both sides of an AND."""
+    return (f"json_type({x}) AS {x}_t, CASE WHEN {x}_t IS NULL OR {x}_t = 'NULL' THEN FALSE "
+            f"WHEN {x}_t = 'VARCHAR' THEN trim({x}->>'$') <> '' ELSE TRUE END AS {x}_present")
 
 
 def _json_problem(x: str, name: str, kind: str) -> str:
-    return (f"WHEN {_present(x)} AND json_type({x}) = 'VARCHAR' THEN '{name} is not valid JSON' "
-            f"WHEN {_present(x)} AND json_type({x}) <> '{kind}' THEN '{name} is not a JSON {kind.lower()}'")
+    return (f"WHEN {x}_present AND {x}_t = 'VARCHAR' THEN '{name} is not valid JSON' "
+            f"WHEN {x}_present AND {x}_t <> '{kind}' THEN '{name} is not a JSON {kind.lower()}'")
 
 
 def _int(t: str) -> str:
@@ -186,7 +191,7 @@ def load(ctx: LoadContext, sample) -> Counts:
         ), unwrapped AS (  -- metadata LiteLLM stored as a JSON string arrives double-encoded in a CSV cell
             SELECT *, {_unwrap('md1')} AS md, {_unwrap('rt1')} AS rt FROM fields
         ), md_read AS (
-            SELECT *, CASE WHEN json_type(md) = 'OBJECT'
+            SELECT *, {_typed('md')}, {_typed('rt')}, CASE WHEN md_t = 'OBJECT'
                 THEN json_extract(md, ['$.usage_object', '$.spend_logs_metadata', '$.user_api_key_team_alias']) END AS mo
             FROM unwrapped
         ), nested AS (
@@ -194,8 +199,8 @@ def load(ctx: LoadContext, sample) -> Counts:
                 nullif(mo[3]->>'$', '') AS team_alias
             FROM md_read
         ), texts AS (
-            SELECT *,
-                CASE WHEN json_type(uo_given) = 'OBJECT' THEN json_extract_string(uo_given, {json_paths(_UO)}) END AS us,
+            SELECT *, {_typed('uo_given')},
+                CASE WHEN uo_given_t = 'OBJECT' THEN json_extract_string(uo_given, {json_paths(_UO)}) END AS us,
                 CASE WHEN json_type(slm_given) = 'OBJECT' THEN json_extract_string(slm_given, {json_paths(_SLM)}) END AS ss
             FROM nested
         ), numbers AS (
@@ -248,7 +253,7 @@ def load(ctx: LoadContext, sample) -> Counts:
             attempt_n::INTEGER AS attempt,
             coalesce({_slm('team')}, team_alias, nullif({_top('team_id')}, '')) AS team,
             pseudonymise(coalesce(nullif({_top('end_user')}, ''), nullif({_top('user')}, ''))) AS user_key,
-            CASE WHEN json_type(rt) = 'ARRAY' THEN rt::VARCHAR END AS tags,
+            CASE WHEN rt_t = 'ARRAY' THEN rt::VARCHAR END AS tags,
             NULL::VARCHAR AS routed_from_model,
             {", ".join(TOKEN_CLASSES)},
             try_cast(spend_txt AS {MONEY}) AS gateway_reported_cost_usd,
