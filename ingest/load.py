@@ -73,6 +73,9 @@ def load_landing(
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     files, rejected = discover(landing)
     known = {h for (h,) in con.execute("SELECT DISTINCT file_hash FROM raw.load_manifest").fetchall()}
+    stamped = {(path, *stamp): h for path, h, *stamp in con.execute(
+        "SELECT file_path, file_hash, file_size, file_mtime_ns, file_ctime_ns FROM raw.load_manifest WHERE file_size IS NOT NULL"
+    ).fetchall()}
     rejected_known = {(f, r) for f, r in con.execute("SELECT source_file, reason FROM raw.quarantine WHERE line = 0").fetchall()}
     for rej in rejected:
         if (rej.rel, rej.reason) not in rejected_known:  # report a rejected path once, not every night
@@ -84,38 +87,50 @@ def load_landing(
     # ahead in a thread, beside DuckDB's work on the files before it: hashlib and zlib release the GIL.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenpnl-fingerprint")
     try:
-        check = partial(_fingerprint, known=frozenset(known), max_uncompressed_bytes=max_uncompressed_bytes)
-        for i, (f, (digest, unreadable)) in enumerate(zip(files, pool.map(check, files)), start=1):
-            if digest in known:  # also a copy of a file loaded earlier in this run
+        check = partial(_fingerprint, known=frozenset(known), stamped=stamped, max_uncompressed_bytes=max_uncompressed_bytes)
+        for i, (f, fp) in enumerate(zip(files, pool.map(check, files)), start=1):
+            if fp.digest in known:  # also a copy of a file loaded earlier in this run
                 report.files_skipped += 1
                 continue
             if progress:
                 progress(f"[{i}/{len(files)}] {f.rel}")
-            _load_one(LoadContext(con, f, digest, loaded_at, max_line_bytes), unreadable, report)
-            known.add(digest)
+            _load_one(LoadContext(con, f, fp.digest, loaded_at, max_line_bytes), fp, report)
+            known.add(fp.digest)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return report
 
 
-def _fingerprint(f: LandingFile, *, known: frozenset[str], max_uncompressed_bytes: int) -> tuple[str, str | None]:
-    """The file's content hash and, for a new compressed file, why it must not be read: expanded
-    size, truncation, CRC (gzip_problem); checked before anything reads it."""
-    digest = content_hash(f.path)
-    if digest in known or not f.compressed:
-        return digest, None
-    return digest, gzip_problem(f.path, max_uncompressed_bytes)
+@dataclass(frozen=True)
+class Fingerprint:
+    digest: str  # SHA-256 of the content
+    stamp: tuple[int, int, int]  # size, mtime and ctime in ns, taken before hashing
+    unreadable: str | None  # why a new gzip file must not be read (gzip_problem)
 
 
-def _load_one(ctx: LoadContext, unreadable: str | None, report: LoadReport) -> None:
+def _fingerprint(f: LandingFile, *, known: frozenset[str], stamped: dict[tuple, str],
+                 max_uncompressed_bytes: int) -> Fingerprint:
+    """A file's hash, and for a new compressed file the check of its stream (expanded size,
+    truncation, CRC) before anything reads it. A file loaded before under the same path, size and
+    times is not hashed again: hashing the whole landing folder every night would grow with the
+    history. Rewriting a file moves its ctime, which no copy or `touch` can set back, so a file
+    replaced in place is hashed, and loaded if its content is new."""
+    st = f.path.stat()
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    digest = stamped.get((f.rel, *stamp)) or content_hash(f.path)
+    unreadable = gzip_problem(f.path, max_uncompressed_bytes) if f.compressed and digest not in known else None
+    return Fingerprint(digest, stamp, unreadable)
+
+
+def _load_one(ctx: LoadContext, fp: Fingerprint, report: LoadReport) -> None:
     """Load one file with its manifest row in one transaction."""
     con, f = ctx.con, ctx.file
     con.execute("BEGIN")
     try:
         detected: list[str] = []
         try:
-            if unreadable:
-                fmt_name, counts = None, quarantine_file(ctx, unreadable)
+            if fp.unreadable:
+                fmt_name, counts = None, quarantine_file(ctx, fp.unreadable)
             else:
                 fmt_name, counts = _load_file(ctx, detected)
         except duckdb.Error as exc:  # unreadable: a line over the hard ceiling, not UTF-8, broken CSV
@@ -124,9 +139,10 @@ def _load_one(ctx: LoadContext, unreadable: str | None, report: LoadReport) -> N
             fmt_name = detected[0] if detected else None
             counts = quarantine_file(ctx, _unreadable_reason(exc, ctx, detected), fmt_name)
         con.execute(
-            "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO raw.load_manifest (file_path, file_hash, source_kind, source_format, records, loaded, quarantined, "
+            "skipped, loaded_at, file_size, file_mtime_ns, file_ctime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [f.rel, ctx.file_hash, f.kind, fmt_name, counts.records, counts.loaded, counts.quarantined, counts.skipped,
-             ctx.loaded_at],
+             ctx.loaded_at, *fp.stamp],
         )
         con.execute("COMMIT")
     except Exception:

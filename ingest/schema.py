@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS raw.fx_rates (
     day DATE NOT NULL, currency VARCHAR NOT NULL, usd_per_unit DECIMAL(38,18) NOT NULL,
     source_file VARCHAR, line BIGINT, loaded_at TIMESTAMP
 );
+-- The file's size and times when it was loaded (added later, hence ALTER): a night does not hash
+-- again a file whose path, size and times are unchanged (ingest.load._fingerprint).
+ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS file_size BIGINT;
+ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS file_mtime_ns BIGINT;
+ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS file_ctime_ns BIGINT;
 -- Lineage of FX rows came later (dbt names the file and line of a conflicting rate): a build
 -- database created before gets the columns; the table is refilled on every run anyway.
 ALTER TABLE raw.fx_rates ADD COLUMN IF NOT EXISTS source_file VARCHAR;
