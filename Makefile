@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/tokenpnl demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 # The Dagster UI and scheduler on this checkout (`dagster.yaml` is read from DAGSTER_HOME).
 dagster-dev: $(STAMP)

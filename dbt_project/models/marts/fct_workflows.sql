@@ -1,5 +1,6 @@
 -- One row per workflow with its linked outcome's status (int_workflow_verdicts_changed).
 -- Incremental: a night writes again only the workflows aggregated again or whose verdict moved.
+-- Two deletes: a workflow aggregated again may have lost its last call (no verdict row to key on).
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
           pre_hook=[before_begin("{{ tokenpnl.delete_changed('int_workflows_changed', ['workflow_id']) }}"),
                     before_begin("{{ tokenpnl.delete_changed('int_workflow_verdicts_changed', ['workflow_id']) }}")]) }}
