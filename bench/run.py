@@ -113,8 +113,12 @@ def main(
     bi_runs: Annotated[int, typer.Option(help="Repetitions of each BI query.")] = 20,
     timeout: Annotated[float, typer.Option(help="Seconds before a single run is killed.")] = 7200,
     memory_limit: Annotated[str, typer.Option(help="spill: TOKENPNL_MEMORY_LIMIT of the run.")] = "1GB",
+    published: Annotated[Path | None, typer.Option(help="bi: query this published file (e.g. a kept incremental "
+                                                    "scenario's) instead of building one.")] = None,
 ) -> None:
     """Time the floor and tokenpnl on the same generated files; check their marts are equal."""
+    if published is not None and not published.is_file():
+        raise typer.BadParameter(f"{published} is not a file", param_hint="--published")
     bench = Bench(calls_per_day, days, repeat, date.fromisoformat(start), seed, work_dir.resolve(), data_dir.resolve(),
                   keep=keep, timeout=timeout, bi_runs=bi_runs, log=lambda s: console.print(s, highlight=False, markup=False))
     info = machine()
@@ -122,7 +126,7 @@ def main(
     failed = None
     try:
         wanted = [s.value for s in Scenario if s is not Scenario.all] if scenario is Scenario.all else [scenario.value]
-        warehouse = None
+        warehouse = published
         for name in wanted:
             if name == "night":
                 warehouse = bench.night()
